@@ -1,0 +1,88 @@
+// The typed, validated configuration. Loaded from one libconfig file; every
+// error names the file, the line and the setting, and nothing is returned
+// unless the whole file is valid (so a failed reload leaves the running
+// configuration untouched).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/proto/esp.h"
+
+namespace conc::config {
+
+using Ipv4Address = uint32_t;  // host byte order
+using MacAddress = std::array<uint8_t, 6>;
+
+struct PortConfig {
+    std::string device;            // DPDK device: PCI address or vdev spec ("net_af_packet0,iface=eth1")
+    Ipv4Address address = 0;       // our own address on this port
+    uint8_t prefix_length = 32;
+    MacAddress gateway_mac{};      // L2 next hop for everything we send out of this port
+    uint16_t mtu = 1500;
+    uint16_t rx_descriptors = 1024;
+    uint16_t tx_descriptors = 1024;
+};
+
+struct DataplaneConfig {
+    std::vector<std::string> eal_args;   // passed to rte_eal_init after the program name
+    std::vector<unsigned> worker_lcores; // one worker per lcore; each owns RX queue i of both ports
+    uint32_t mbufs = 16383;              // mbufs in the packet pool
+    uint16_t burst_size = 32;
+    uint32_t max_sas = 204800;           // SA table capacity
+    uint32_t stats_interval = 0;         // seconds between stats prints, 0 = only at exit
+    PortConfig access;                   // internet side: IKE, ESP, NAT-T
+    PortConfig core;                     // LAN / uplink side: clients' inner traffic
+};
+
+enum class SaDirection : uint8_t { Inbound, Outbound };
+
+// A manually keyed SA, like `ip xfrm state add`: for tests, benchmarks and
+// pktgen runs. The control plane installs negotiated SAs at run time.
+struct StaticSa {
+    std::string name;
+    SaDirection direction = SaDirection::Inbound;
+    uint32_t spi = 0;
+    proto::EspCipher cipher = proto::EspCipher::AesGcm128;
+    proto::EspIntegrity integrity = proto::EspIntegrity::None;
+    std::vector<uint8_t> cipher_key;     // salt included for GCM (RFC 4106 8.1)
+    std::vector<uint8_t> integrity_key;
+    Ipv4Address local_address = 0;       // our end (defaults to the access port address)
+    Ipv4Address peer_address = 0;        // the client's (public, NAT) address
+    bool udp_encap = false;              // RFC 3948 ESP-in-UDP
+    uint16_t local_port = 4500;          // with udp_encap
+    uint16_t peer_port = 4500;           // with udp_encap: the client's NAT-mapped port
+    uint32_t replay_window = 0;          // inbound only, 0 = ipsec.replay_window
+    uint32_t first_sequence = 1;         // outbound only: first sequence number sent
+    int line = 0;                        // where it was defined, for messages
+};
+
+struct IpsecConfig {
+    uint32_t replay_window = 1024;       // bits, RFC 4303 3.4.3; 0 disables anti-replay
+    std::vector<StaticSa> static_sas;
+};
+
+struct Config {
+    std::string path;
+    DataplaneConfig dataplane;
+    IpsecConfig ipsec;
+};
+
+// Largest replay window we accept, in bits.
+inline constexpr uint32_t kMaxReplayWindow = 65536;
+
+struct LoadResult {
+    std::optional<Config> config;
+    std::vector<std::string> errors;     // "file:line: setting: what is wrong"
+};
+
+LoadResult load_file(const std::string& path);
+LoadResult load_string(const std::string& text, const std::string& name = "<string>");
+
+std::string format_ipv4(Ipv4Address a);
+std::optional<Ipv4Address> parse_ipv4(const std::string& s);
+
+}  // namespace conc::config

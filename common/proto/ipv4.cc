@@ -1,0 +1,74 @@
+#include "common/proto/ipv4.h"
+
+#include <cstring>
+
+#include "common/proto/byte_reader.h"
+
+namespace conc::proto {
+
+Ipv4Error parse_ipv4(const uint8_t* p, size_t len, Ipv4Header& out) {
+    if (len < kIpv4MinHeaderSize) return Ipv4Error::Truncated;
+    if (p[0] >> 4 != 4) return Ipv4Error::BadVersion;
+    out.header_length = static_cast<uint8_t>((p[0] & 0x0F) * 4);
+    if (out.header_length < kIpv4MinHeaderSize) return Ipv4Error::BadHeaderLength;
+    if (len < out.header_length) return Ipv4Error::Truncated;
+    out.tos = p[1];
+    out.total_length = load_u16(p + 2);
+    if (out.total_length < out.header_length || out.total_length > len) return Ipv4Error::BadTotalLength;
+    if (internet_checksum(p, out.header_length) != 0) return Ipv4Error::BadChecksum;
+    out.identification = load_u16(p + 4);
+    out.flags_fragment = load_u16(p + 6);
+    out.ttl = p[8];
+    out.protocol = p[9];
+    std::memcpy(&out.source, p + 12, 4);
+    std::memcpy(&out.destination, p + 16, 4);
+    return Ipv4Error::Ok;
+}
+
+uint16_t internet_checksum(const uint8_t* p, size_t len) {
+    uint64_t sum = 0;
+    size_t i = 0;
+    for (; i + 1 < len; i += 2) sum += load_u16(p + i);
+    if (i < len) sum += static_cast<uint16_t>(p[i] << 8);
+    while (sum >> 16) sum = (sum & 0xFFFF) + (sum >> 16);
+    return static_cast<uint16_t>(~sum);
+}
+
+void write_ipv4_header(uint8_t* p, uint32_t source, uint32_t destination, uint8_t protocol, uint16_t total_length,
+                       uint8_t ttl, uint16_t identification, uint16_t flags_fragment) {
+    p[0] = 0x45;
+    p[1] = 0;
+    write_u16(p + 2, total_length);
+    write_u16(p + 4, identification);
+    write_u16(p + 6, flags_fragment);
+    p[8] = ttl;
+    p[9] = protocol;
+    p[10] = p[11] = 0;
+    std::memcpy(p + 12, &source, 4);
+    std::memcpy(p + 16, &destination, 4);
+    write_u16(p + 10, internet_checksum(p, kIpv4MinHeaderSize));
+}
+
+bool parse_udp(const uint8_t* p, size_t len, UdpHeader& out) {
+    if (len < kUdpHeaderSize) return false;
+    out.source_port = load_u16(p);
+    out.destination_port = load_u16(p + 2);
+    out.length = load_u16(p + 4);
+    out.checksum = load_u16(p + 6);
+    return out.length >= kUdpHeaderSize && out.length <= len;
+}
+
+void write_udp_header(uint8_t* p, uint16_t source_port, uint16_t destination_port, uint16_t length) {
+    write_u16(p, source_port);
+    write_u16(p + 2, destination_port);
+    write_u16(p + 4, length);
+    write_u16(p + 6, 0);
+}
+
+void write_ethernet_header(uint8_t* p, const uint8_t destination[6], const uint8_t source[6], uint16_t ether_type) {
+    std::memcpy(p, destination, 6);
+    std::memcpy(p + 6, source, 6);
+    write_u16(p + 12, ether_type);
+}
+
+}  // namespace conc::proto

@@ -1,0 +1,120 @@
+// Access-port classification (DESIGN.md, upstream step 1): every frame is
+// either ESP for decap, IKE for the control plane, a NAT keepalive, or a
+// counted drop.
+#include <rte_mbuf.h>
+
+#include "common/proto/byte_reader.h"
+#include "common/proto/esp.h"
+#include "common/proto/ipv4.h"
+#include "dataplane/punt.h"
+#include "dataplane/worker.h"
+
+namespace conc::dp {
+
+namespace {
+
+enum class AccessClass : uint8_t { Esp, EspInUdp, Ike, Dropped };
+
+AccessClass classify_frame(WorkerContext& ctx, rte_mbuf* m, uint16_t& esp_offset) {
+    WorkerCounters& c = ctx.counters;
+    const uint8_t* frame = rte_pktmbuf_mtod(m, const uint8_t*);
+    const size_t len = rte_pktmbuf_data_len(m);
+    if (len < proto::kEthernetHeaderSize || proto::load_u16(frame + 12) != proto::kEtherTypeIpv4) {
+        ++c.rx_non_ip_drops;
+        return AccessClass::Dropped;
+    }
+    const uint8_t* l3 = frame + proto::kEthernetHeaderSize;
+    proto::Ipv4Header ip;
+    if (proto::parse_ipv4(l3, len - proto::kEthernetHeaderSize, ip) != proto::Ipv4Error::Ok) {
+        ++c.rx_ip_header_drops;
+        return AccessClass::Dropped;
+    }
+    if (ip.destination != ctx.dp->access.address) {
+        ++c.rx_not_local_drops;
+        return AccessClass::Dropped;
+    }
+    if (ip.is_fragment()) {
+        ++c.rx_ip_fragment_drops;
+        return AccessClass::Dropped;
+    }
+    if (ip.has_options()) {
+        ++c.rx_ip_options_drops;
+        return AccessClass::Dropped;
+    }
+    // Drop Ethernet padding so the frame ends where the datagram does.
+    rte_pktmbuf_trim(m, static_cast<uint16_t>(len - proto::kEthernetHeaderSize - ip.total_length));
+
+    const uint16_t l4_offset = static_cast<uint16_t>(proto::kEthernetHeaderSize + ip.header_length);
+    const uint8_t* l4 = frame + l4_offset;
+    const size_t l4_len = ip.total_length - ip.header_length;
+    if (ip.protocol == proto::kIpProtoEsp) {
+        esp_offset = l4_offset;
+        return AccessClass::Esp;
+    }
+    if (ip.protocol != proto::kIpProtoUdp) {
+        ++c.rx_other_drops;
+        return AccessClass::Dropped;
+    }
+    proto::UdpHeader udp;
+    if (!proto::parse_udp(l4, l4_len, udp)) {
+        ++c.rx_udp_header_drops;
+        return AccessClass::Dropped;
+    }
+    const uint8_t* payload = l4 + proto::kUdpHeaderSize;
+    const size_t payload_len = udp.length - proto::kUdpHeaderSize;
+    if (udp.destination_port == proto::kIkePort) return AccessClass::Ike;
+    if (udp.destination_port != proto::kNatTPort) {
+        ++c.rx_other_drops;
+        return AccessClass::Dropped;
+    }
+    // RFC 3948 2.2/2.3: keepalive, IKE behind the non-ESP marker, or ESP.
+    if (payload_len == 1 && payload[0] == proto::kNatKeepalive) {
+        ++c.rx_natt_keepalive_drops;
+        return AccessClass::Dropped;
+    }
+    if (payload_len >= proto::kNonEspMarkerSize && proto::load_u32(payload) == 0) return AccessClass::Ike;
+    if (payload_len < proto::kEspHeaderSize) {
+        ++c.rx_esp_truncated_drops;
+        return AccessClass::Dropped;
+    }
+    // The UDP length may be shorter than the IP payload; ESP ends with UDP.
+    rte_pktmbuf_trim(m, static_cast<uint16_t>(l4_len - udp.length));
+    esp_offset = static_cast<uint16_t>(l4_offset + proto::kUdpHeaderSize);
+    return AccessClass::EspInUdp;
+}
+
+}  // namespace
+
+void access_receive(WorkerContext& ctx, rte_mbuf** packets, uint16_t n) {
+    EspBatch batch;
+    ctx.counters.rx_access_packets += n;
+    for (uint16_t i = 0; i < n; ++i) {
+        rte_mbuf* m = packets[i];
+        if (m->nb_segs > 1 && rte_pktmbuf_linearize(m) != 0) {
+            ++ctx.counters.rx_other_drops;
+            rte_pktmbuf_free(m);
+            continue;
+        }
+        uint16_t esp_offset = 0;
+        const AccessClass kind = classify_frame(ctx, m, esp_offset);
+        switch (kind) {
+            case AccessClass::Esp:
+            case AccessClass::EspInUdp:
+                batch.mbuf[batch.count] = m;
+                batch.esp_offset[batch.count] = esp_offset;
+                batch.udp_encap[batch.count] = kind == AccessClass::EspInUdp;
+                ++batch.count;
+                break;
+            case AccessClass::Ike:
+                ++ctx.counters.rx_ike_punts;
+                punt_to_control_plane(ctx, m);
+                break;
+            case AccessClass::Dropped:
+                rte_pktmbuf_free(m);
+                break;
+        }
+    }
+    if (batch.count) esp_decap(ctx, batch);
+}
+
+}  // namespace conc::dp

@@ -1,0 +1,51 @@
+#include "dataplane/dataplane.h"
+
+#include <rte_errno.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+
+#include "dataplane/port.h"
+
+namespace conc::dp {
+
+std::string dataplane_start(Dataplane& dp, const config::Config& cfg, std::vector<WorkerContext>& workers) {
+    dp.config = &cfg;
+    dp.burst_size = cfg.dataplane.burst_size;
+    const auto& lcores = cfg.dataplane.worker_lcores;
+    const uint16_t queues = static_cast<uint16_t>(lcores.size());
+    workers = std::vector<WorkerContext>(queues);
+
+    // Names are unique per instance: tests bring several data planes up and
+    // down in one process.
+    static unsigned instance = 0;
+    const std::string suffix = std::to_string(instance++);
+    dp.pool = rte_pktmbuf_pool_create(("conc_mbufs" + suffix).c_str(), cfg.dataplane.mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+                                      rte_socket_id());
+    if (!dp.pool) return std::string("cannot create the mbuf pool (dataplane.mbufs): ") + rte_strerror(rte_errno);
+    std::string error = start_port("access", cfg.dataplane.access, queues, dp.pool, dp.access);
+    if (error.empty()) error = start_port("core", cfg.dataplane.core, queues, dp.pool, dp.core);
+    if (!error.empty()) return error;
+
+    const char* why = nullptr;
+    if (!dp.sas.create(("conc_sa" + suffix).c_str(), cfg.dataplane.max_sas, rte_socket_id(), &why)) return why;
+    for (uint16_t q = 0; q < queues; ++q)
+        if (!worker_init(workers[q], &dp, lcores[q], q))
+            return "IPsec-MB found no usable implementation for this CPU";
+    for (const auto& sa : cfg.ipsec.static_sas) {
+        const uint32_t window = sa.replay_window ? sa.replay_window : cfg.ipsec.replay_window;
+        if (!dp.sas.install(workers[0].imb, sa, cfg.dataplane.access.address, window, &why))
+            return cfg.path + ":" + std::to_string(sa.line) + ": ipsec.static_sas \"" + sa.name + "\": " + why;
+    }
+    return {};
+}
+
+void dataplane_stop(Dataplane& dp, std::vector<WorkerContext>& workers) {
+    for (auto& w : workers) worker_release(w);
+    stop_port(dp.access);
+    stop_port(dp.core);
+    dp.access.started = dp.core.started = false;
+    rte_mempool_free(dp.pool);  // after the ports: they hold mbufs until closed
+    dp.pool = nullptr;
+}
+
+}  // namespace conc::dp

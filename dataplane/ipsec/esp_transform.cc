@@ -1,0 +1,143 @@
+#include "dataplane/ipsec/esp_transform.h"
+
+#include <cstring>
+
+#include "common/proto/byte_reader.h"
+
+namespace conc::dp {
+
+namespace {
+
+// Fields shared by both directions: where the cipher and the hash start.
+void fill_common(IMB_JOB* job, const SecurityAssociation& sa, uint8_t* esp, uint32_t ciphertext_len,
+                 EspJobScratch& scratch) {
+    job->src = esp;
+    job->dst = esp + 8 + sa.iv_size;
+    job->cipher_start_src_offset_in_bytes = 8 + sa.iv_size;
+    job->msg_len_to_cipher_in_bytes = ciphertext_len;
+    job->key_len_in_bytes = sa.cipher_key_bytes;
+    job->cipher_mode = sa.cipher_mode;
+    job->hash_alg = sa.hash_alg;
+    job->auth_tag_output = scratch.tag;
+    job->auth_tag_output_len_in_bytes = sa.imb_tag_size;
+    switch (sa.cipher_mode) {
+        case IMB_CIPHER_GCM:
+            job->enc_keys = job->dec_keys = &sa.keys.gcm;
+            // RFC 4106 4: nonce = salt || IV; AAD = SPI || sequence (no ESN).
+            std::memcpy(scratch.nonce, sa.gcm_salt, 4);
+            std::memcpy(scratch.nonce + 4, esp + 8, 8);
+            job->iv = scratch.nonce;
+            job->iv_len_in_bytes = 12;
+            job->u.GCM.aad = esp;
+            job->u.GCM.aad_len_in_bytes = 8;
+            job->hash_start_src_offset_in_bytes = 8 + sa.iv_size;
+            job->msg_len_to_hash_in_bytes = ciphertext_len;
+            break;
+        case IMB_CIPHER_DES3:
+            job->enc_keys = job->dec_keys = sa.keys.des3.schedule_pointers;
+            job->iv = esp + 8;
+            job->iv_len_in_bytes = 8;
+            break;
+        default:  // AES-CBC
+            job->enc_keys = sa.keys.aes.encrypt;
+            job->dec_keys = sa.keys.aes.decrypt;
+            job->iv = esp + 8;
+            job->iv_len_in_bytes = 16;
+            break;
+    }
+    if (sa.cipher_mode != IMB_CIPHER_GCM) {
+        // RFC 4303 2: the ICV covers ESP header, IV and ciphertext.
+        job->hash_start_src_offset_in_bytes = 0;
+        job->msg_len_to_hash_in_bytes = 8 + sa.iv_size + ciphertext_len;
+        job->u.HMAC._hashed_auth_key_xor_ipad = sa.hmac_ipad;
+        job->u.HMAC._hashed_auth_key_xor_opad = sa.hmac_opad;
+    }
+}
+
+bool equal_constant_time(const uint8_t* a, const uint8_t* b, size_t n) {
+    uint8_t diff = 0;
+    for (size_t i = 0; i < n; ++i) diff |= a[i] ^ b[i];
+    return diff == 0;
+}
+
+}  // namespace
+
+EspStatus prepare_decrypt_job(IMB_JOB* job, const SecurityAssociation& sa, uint8_t* esp, uint32_t esp_len,
+                              EspJobScratch& scratch) {
+    const uint32_t overhead = 8 + sa.iv_size + sa.icv_size;
+    if (esp_len < overhead + sa.block_size) return EspStatus::Truncated;
+    const uint32_t ciphertext_len = esp_len - overhead;
+    if (ciphertext_len % sa.block_size != 0) return EspStatus::BadLength;
+    fill_common(job, sa, esp, ciphertext_len, scratch);
+    job->cipher_direction = IMB_DIR_DECRYPT;
+    job->chain_order = IMB_ORDER_HASH_CIPHER;
+    return EspStatus::Ok;
+}
+
+EspStatus finish_decrypt(const IMB_JOB* job, const SecurityAssociation& sa, const uint8_t* esp, uint32_t esp_len,
+                         const EspJobScratch& scratch, EspPlaintext& out) {
+    if (job->status != IMB_STATUS_COMPLETED) return EspStatus::CryptoError;
+    const uint8_t* received_icv = esp + esp_len - sa.icv_size;
+    if (!equal_constant_time(received_icv, scratch.tag, sa.icv_size)) return EspStatus::AuthFailed;
+
+    const uint32_t ciphertext_len = esp_len - 8 - sa.iv_size - sa.icv_size;
+    const uint8_t* plaintext = esp + 8 + sa.iv_size;
+    const uint8_t pad_length = plaintext[ciphertext_len - 2];
+    if (pad_length + proto::kEspTrailerSize > ciphertext_len) return EspStatus::BadPadding;
+    const uint32_t payload_len = ciphertext_len - proto::kEspTrailerSize - pad_length;
+    // RFC 4303 2.4: default padding is 1, 2, 3, ...; a mismatch means a broken
+    // or forged packet (after a verified ICV: a broken sender).
+    for (uint32_t i = 0; i < pad_length; ++i)
+        if (plaintext[payload_len + i] != static_cast<uint8_t>(i + 1)) return EspStatus::BadPadding;
+    out.payload_offset = 8 + sa.iv_size;
+    out.payload_len = payload_len;
+    out.next_header = plaintext[ciphertext_len - 1];
+    return EspStatus::Ok;
+}
+
+uint32_t esp_trailer_room(const SecurityAssociation& sa, uint32_t payload_len) {
+    const uint32_t unpadded = payload_len + proto::kEspTrailerSize;
+    const uint32_t padded = (unpadded + sa.block_size - 1) / sa.block_size * sa.block_size;
+    return padded - payload_len + sa.icv_size;
+}
+
+uint32_t prepare_encrypt_job(IMB_JOB* job, const SecurityAssociation& sa, uint8_t* esp, uint32_t payload_len,
+                             uint8_t next_header, uint32_t seq, const uint8_t* iv_random, EspJobScratch& scratch) {
+    const uint32_t trailer = esp_trailer_room(sa, payload_len);
+    const uint32_t ciphertext_len = payload_len + trailer - sa.icv_size;
+    const uint32_t pad_length = ciphertext_len - payload_len - proto::kEspTrailerSize;
+
+    proto::write_u32(esp, sa.spi);
+    proto::write_u32(esp + 4, seq);
+    if (sa.cipher_mode == IMB_CIPHER_GCM) {
+        // RFC 4106 3.1: the IV must be unique per key; the sequence number is.
+        std::memset(esp + 8, 0, 4);
+        proto::write_u32(esp + 12, seq);
+    } else {
+        std::memcpy(esp + 8, iv_random, sa.iv_size);
+    }
+    uint8_t* trailer_start = esp + 8 + sa.iv_size + payload_len;
+    for (uint32_t i = 0; i < pad_length; ++i) trailer_start[i] = static_cast<uint8_t>(i + 1);
+    trailer_start[pad_length] = static_cast<uint8_t>(pad_length);
+    trailer_start[pad_length + 1] = next_header;
+
+    fill_common(job, sa, esp, ciphertext_len, scratch);
+    job->cipher_direction = IMB_DIR_ENCRYPT;
+    job->chain_order = IMB_ORDER_CIPHER_HASH;
+    return 8 + sa.iv_size + ciphertext_len + sa.icv_size;
+}
+
+EspStatus finish_encrypt(const IMB_JOB* job, const SecurityAssociation& sa, uint8_t* esp, uint32_t esp_len,
+                         const EspJobScratch& scratch) {
+    if (job->status != IMB_STATUS_COMPLETED) return EspStatus::CryptoError;
+    std::memcpy(esp + esp_len - sa.icv_size, scratch.tag, sa.icv_size);
+    return EspStatus::Ok;
+}
+
+const IMB_JOB* run_job_now(IMB_MGR* mgr) {
+    const IMB_JOB* job = IMB_SUBMIT_JOB(mgr);
+    if (!job) job = IMB_FLUSH_JOB(mgr);
+    return job;
+}
+
+}  // namespace conc::dp

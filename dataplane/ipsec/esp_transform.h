@@ -1,0 +1,66 @@
+// ESP transport-mode transforms on a flat buffer (RFC 4303 2, RFC 4106, RFC
+// 3602): turning one packet's ESP into an IPsec-MB job and checking the job's
+// result. The burst stages (esp_decap, esp_encap) and the known-answer tests
+// call the same functions, so what the tests verify is what forwards.
+#pragma once
+
+#include <cstdint>
+
+#include <intel-ipsec-mb.h>
+
+#include "dataplane/ipsec/sa.h"
+
+namespace conc::dp {
+
+// Per-job scratch that must live until the job completes.
+struct alignas(16) EspJobScratch {
+    uint8_t nonce[16];     // GCM: salt || IV
+    uint8_t tag[64];       // computed ICV
+};
+
+enum class EspStatus : uint8_t {
+    Ok,
+    Truncated,        // shorter than header + IV + one block + ICV
+    BadLength,        // ciphertext not a whole number of cipher blocks
+    AuthFailed,       // ICV mismatch
+    CryptoError,      // the library rejected the job
+    BadPadding,       // RFC 4303 2.4: pad bytes are 1, 2, 3, ...
+};
+
+// Inbound. esp points at the ESP header, esp_len runs to the end of the ICV.
+// Checks the lengths and fills job to authenticate and decrypt in place.
+EspStatus prepare_decrypt_job(IMB_JOB* job, const SecurityAssociation& sa, uint8_t* esp, uint32_t esp_len,
+                              EspJobScratch& scratch);
+
+struct EspPlaintext {
+    uint32_t payload_offset;  // from the ESP header to the first payload byte
+    uint32_t payload_len;
+    uint8_t next_header;
+};
+
+// After the job completed: verifies the ICV (constant time), the padding and
+// finds the payload.
+EspStatus finish_decrypt(const IMB_JOB* job, const SecurityAssociation& sa, const uint8_t* esp, uint32_t esp_len,
+                         const EspJobScratch& scratch, EspPlaintext& out);
+
+// Outbound. Bytes of ESP header + IV that precede the payload.
+inline uint32_t esp_header_room(const SecurityAssociation& sa) { return 8 + sa.iv_size; }
+// Bytes after a payload of payload_len: padding, pad length, next header, ICV.
+uint32_t esp_trailer_room(const SecurityAssociation& sa, uint32_t payload_len);
+
+// The payload is already at esp + esp_header_room(sa), with esp_trailer_room()
+// bytes writable behind it. Writes SPI, sequence, IV, padding and trailer and
+// fills job to encrypt and authenticate in place; returns the ESP length.
+// iv_random supplies iv_size unpredictable bytes for CBC (RFC 3602 2.4);
+// GCM uses the sequence number as its IV (RFC 4106 3.1).
+uint32_t prepare_encrypt_job(IMB_JOB* job, const SecurityAssociation& sa, uint8_t* esp, uint32_t payload_len,
+                             uint8_t next_header, uint32_t seq, const uint8_t* iv_random, EspJobScratch& scratch);
+
+// After the job completed: puts the (possibly truncated) ICV in place.
+EspStatus finish_encrypt(const IMB_JOB* job, const SecurityAssociation& sa, uint8_t* esp, uint32_t esp_len,
+                         const EspJobScratch& scratch);
+
+// Submits one prepared job and waits for it: for tests and slow paths only.
+const IMB_JOB* run_job_now(IMB_MGR* mgr);
+
+}  // namespace conc::dp

@@ -1,0 +1,73 @@
+// A security association as the fast path uses it: the transform with its
+// expanded keys for Intel IPsec-MB, the outer addresses, the sequence state
+// and the packet counters. Installed whole by the main lcore and then only
+// read by workers, except the sequence state and the counters.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include <intel-ipsec-mb.h>
+
+#include "common/config/config.h"
+#include "common/proto/esp.h"
+#include "dataplane/ipsec/replay_window.h"
+
+namespace conc::dp {
+
+struct alignas(64) SaCounters {
+    uint64_t packets = 0;
+    uint64_t bytes = 0;     // ESP payload bytes (inner packet) carried
+};
+
+struct alignas(64) SecurityAssociation {
+    // Transform: read-only after install.
+    uint32_t spi = 0;
+    config::SaDirection direction = config::SaDirection::Inbound;
+    proto::EspCipher cipher{};
+    proto::EspIntegrity integrity{};
+    bool in_use = false;
+    bool udp_encap = false;
+    uint8_t iv_size = 0;
+    uint8_t icv_size = 0;
+    uint8_t block_size = 0;
+    uint8_t imb_tag_size = 0;          // tag length IPsec-MB computes (>= icv_size)
+    IMB_CIPHER_MODE cipher_mode{};
+    IMB_HASH_ALG hash_alg{};
+    uint32_t cipher_key_bytes = 0;     // AES/3DES key length without the GCM salt
+    uint32_t local_address = 0;        // network byte order, as in the header
+    uint32_t peer_address = 0;         // network byte order
+    uint16_t local_port = 0;           // network byte order
+    uint16_t peer_port = 0;            // network byte order
+    uint8_t gcm_salt[4]{};
+
+    // Expanded keys, 16-byte aligned as IPsec-MB wants.
+    union {
+        struct gcm_key_data gcm;
+        struct {
+            alignas(16) uint8_t encrypt[16 * 15];
+            alignas(16) uint8_t decrypt[16 * 15];
+        } aes;
+        struct {
+            alignas(16) uint64_t schedule[3][16];
+            const void* schedule_pointers[3];
+        } des3;
+    } keys;
+    alignas(16) uint8_t hmac_ipad[64];  // hash state after key ^ ipad
+    alignas(16) uint8_t hmac_opad[64];  // hash state after key ^ opad
+
+    // Outbound: next sequence number to send; RFC 4303 3.3.3: never wraps.
+    alignas(64) std::atomic<uint64_t> next_sequence{1};
+    // Inbound: anti-replay, owned by the worker the SA's flow hashes to.
+    ReplayWindow replay;
+    SaCounters counters;
+    char name[32]{};
+};
+
+// Fills sa's transform and keys from a config SA; the IMB_MGR is used only
+// for its key-expansion functions. Returns false (with why) if the transform
+// cannot be keyed.
+bool key_security_association(IMB_MGR* mgr, const config::StaticSa& spec, uint32_t default_local_address,
+                               SecurityAssociation& sa, const char** why);
+
+}  // namespace conc::dp

@@ -1,0 +1,118 @@
+// What a worker lcore owns and what it shares: the Dataplane (ports, SA
+// table, read-only once workers run) and one WorkerContext per worker (its
+// queues, its IPsec-MB manager, its counters, its TX buffers).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include <intel-ipsec-mb.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+
+#include "common/config/config.h"
+#include "dataplane/counters.h"
+#include "dataplane/ipsec/esp_transform.h"
+#include "dataplane/ipsec/sa_table.h"
+
+namespace conc::dp {
+
+inline constexpr unsigned kMaxBurst = 256;
+
+struct PortState {
+    uint16_t port_id = 0;
+    uint8_t mac[6]{};
+    uint8_t gateway_mac[6]{};
+    uint32_t address = 0;  // network byte order
+    bool started = false;
+};
+
+struct Dataplane {
+    const config::Config* config = nullptr;
+    PortState access;
+    PortState core;
+    SaTable sas;
+    rte_mempool* pool = nullptr;
+    uint16_t burst_size = 32;
+    std::atomic<bool> stop{false};
+};
+
+// Frames waiting for one TX queue; flushed once per loop iteration.
+class TxBuffer {
+public:
+    void add(rte_mbuf* m) {
+        if (count_ < kCapacity) packets_[count_++] = m;
+        else rte_pktmbuf_free(m), ++overflow_;
+    }
+    // Sends what is buffered; returns how many were sent, frees and counts the rest.
+    uint16_t flush(uint16_t port, uint16_t queue, uint64_t& full_drops);
+    uint16_t count() const { return count_; }
+    rte_mbuf* const* packets() const { return packets_; }
+
+private:
+    static constexpr unsigned kCapacity = 2 * kMaxBurst;
+    rte_mbuf* packets_[kCapacity];
+    uint16_t count_ = 0;
+    uint64_t overflow_ = 0;
+};
+
+// Unpredictable IVs for CBC (RFC 3602 2.4), drawn from OpenSSL's DRBG a few
+// kilobytes at a time so the per-packet cost is a copy.
+class IvPool {
+public:
+    // n <= 32 bytes, or nullptr if the DRBG failed.
+    const uint8_t* take(unsigned n);
+
+private:
+    alignas(64) uint8_t bytes_[4096];
+    unsigned used_ = sizeof bytes_;
+};
+
+// Per-packet state while its crypto job is in flight.
+struct EspInflight {
+    rte_mbuf* mbuf;
+    SecurityAssociation* sa;
+    uint8_t* esp;
+    uint32_t esp_len;
+    uint32_t seq;
+    EspJobScratch scratch;
+};
+
+struct WorkerContext {
+    Dataplane* dp = nullptr;
+    unsigned lcore = 0;
+    uint16_t queue = 0;
+    IMB_MGR* imb = nullptr;
+    uint16_t ip_identification = 0;
+    WorkerCounters counters;
+    TxBuffer access_tx;
+    TxBuffer core_tx;
+    IvPool ivs;
+    EspInflight inflight[kMaxBurst];
+};
+
+// Stages, each on a whole burst.
+void access_receive(WorkerContext& ctx, rte_mbuf** packets, uint16_t n);  // classify.cc
+void core_receive(WorkerContext& ctx, rte_mbuf** packets, uint16_t n);    // ipsec/esp_encap.cc
+
+// ESP candidates found by classification, handed to decap as one batch.
+struct EspBatch {
+    rte_mbuf* mbuf[kMaxBurst];
+    uint16_t esp_offset[kMaxBurst];  // from the start of the frame
+    bool udp_encap[kMaxBurst];
+    uint16_t count = 0;
+};
+void esp_decap(WorkerContext& ctx, EspBatch& batch);  // ipsec/esp_decap.cc
+
+// The worker loop: poll both ports' queue ctx.queue until dp->stop.
+int worker_main(void* ctx);
+
+// One pass of the loop body (also driven directly by the integration tests).
+void worker_poll_once(WorkerContext& ctx);
+
+// Allocates the worker's IPsec-MB manager; false if the CPU has no usable
+// implementation.
+bool worker_init(WorkerContext& ctx, Dataplane* dp, unsigned lcore, uint16_t queue);
+void worker_release(WorkerContext& ctx);
+
+}  // namespace conc::dp

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds (optimised and ASan/UBSan), runs every
+# test suite and ends with one line: "N passed, N failed" summed over all.
+set -u
+cd "$(dirname "$0")/.."
+root=$(pwd)
+logdir=${CONC_TEST_LOGS:-/tmp/conc-test-logs}
+mkdir -p "$logdir"
+
+scripts/setup.sh || { echo "setup failed"; echo "0 passed, 1 failed"; exit 1; }
+if ! scripts/build.sh --sanitize > "$logdir/build.log" 2>&1; then
+  tail -40 "$logdir/build.log"
+  echo "build failed (log: $logdir/build.log)"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+total_passed=0
+total_failed=0
+# run_suite NAME COMMAND...: the suite prints "N passed, N failed" last.
+run_suite() {
+  local name=$1; shift
+  local log="$logdir/$name.log"
+  echo "=== $name"
+  local start=$SECONDS
+  "$@" > "$log" 2>&1
+  local rc=$?
+  grep -E '^(PASS|FAIL)' "$log" | grep -v '^PASS' | head -50
+  local summary
+  summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
+  if [ -z "$summary" ]; then
+    tail -30 "$log"
+    echo "$name: no summary line (exit $rc), counted as 1 failure"
+    total_failed=$((total_failed + 1))
+    return
+  fi
+  local p f
+  p=$(echo "$summary" | cut -d' ' -f1)
+  f=$(echo "$summary" | cut -d' ' -f3)
+  if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+    tail -30 "$log"
+    echo "$name: exit $rc with no failed test, counted as 1 failure"
+    f=1
+  fi
+  echo "$name: $summary ($((SECONDS - start)) s, log $log)"
+  total_passed=$((total_passed + p))
+  total_failed=$((total_failed + f))
+}
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+run_suite unit-asan build-asan/tests/unit_tests
+run_suite unit build/tests/unit_tests
+run_suite integration-asan build-asan/tests/integration_tests
+run_suite integration build/tests/integration_tests
+for t in tests/system/test_*.sh; do
+  [ -e "$t" ] || continue
+  run_suite "system-$(basename "$t" .sh)" bash "$t"
+done
+
+echo "$total_passed passed, $total_failed failed"
+[ "$total_failed" = 0 ]
