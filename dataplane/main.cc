@@ -87,6 +87,15 @@ int main(int argc, char** argv) {
         return 1;
     }
     const config::Config& cfg = *loaded.config;
+    // Next hops are static until ARP resolution lands: a zero gateway MAC
+    // would send every frame nowhere.
+    for (const auto& [name, port] : {std::pair{"access", &cfg.dataplane.access}, {"core", &cfg.dataplane.core}}) {
+        if (port->gateway_mac == config::MacAddress{}) {
+            std::fprintf(stderr, "%s: dataplane.%s.gateway_mac: not set (the next hop's MAC address is required)\n",
+                         config_path.c_str(), name);
+            return 1;
+        }
+    }
     if (check_only) {
         std::printf("%s: configuration OK\n", config_path.c_str());
         return 0;

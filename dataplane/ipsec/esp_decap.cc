@@ -141,10 +141,9 @@ void esp_decap(WorkerContext& ctx, EspBatch& batch) {
         }
         job->user_data = &f;
         ++inflight;
-        for (const IMB_JOB* done = IMB_SUBMIT_JOB(imb); done; done = IMB_GET_COMPLETED_JOB(imb))
-            complete_decrypt(ctx, done);
+        submit_job(imb, [&](const IMB_JOB* done) { complete_decrypt(ctx, done); });
     }
-    for (const IMB_JOB* done = IMB_FLUSH_JOB(imb); done; done = IMB_FLUSH_JOB(imb)) complete_decrypt(ctx, done);
+    flush_jobs(imb, [&](const IMB_JOB* done) { complete_decrypt(ctx, done); });
 }
 
 }  // namespace conc::dp

@@ -144,10 +144,9 @@ void core_receive(WorkerContext& ctx, rte_mbuf** packets, uint16_t n) {
         ++sa->counters.packets;
         sa->counters.bytes += p.l4_len;
         ++inflight;
-        for (const IMB_JOB* done = IMB_SUBMIT_JOB(imb); done; done = IMB_GET_COMPLETED_JOB(imb))
-            complete_encrypt(ctx, done);
+        submit_job(imb, [&](const IMB_JOB* done) { complete_encrypt(ctx, done); });
     }
-    for (const IMB_JOB* done = IMB_FLUSH_JOB(imb); done; done = IMB_FLUSH_JOB(imb)) complete_encrypt(ctx, done);
+    flush_jobs(imb, [&](const IMB_JOB* done) { complete_encrypt(ctx, done); });
 }
 
 }  // namespace conc::dp

@@ -60,6 +60,26 @@ uint32_t prepare_encrypt_job(IMB_JOB* job, const SecurityAssociation& sa, uint8_
 EspStatus finish_encrypt(const IMB_JOB* job, const SecurityAssociation& sa, uint8_t* esp, uint32_t esp_len,
                          const EspJobScratch& scratch);
 
+// Submits the prepared job and hands every job the library completes to
+// complete(). Lengths and keys are validated by prepare_*_job, so release
+// builds skip IPsec-MB's own argument checks; debug and sanitizer builds keep
+// them, so the tests would catch a malformed job.
+template <typename Complete>
+inline void submit_job(IMB_MGR* imb, Complete&& complete) {
+#ifdef NDEBUG
+    const IMB_JOB* done = IMB_SUBMIT_JOB_NOCHECK(imb);
+#else
+    const IMB_JOB* done = IMB_SUBMIT_JOB(imb);
+#endif
+    for (; done; done = IMB_GET_COMPLETED_JOB(imb)) complete(done);
+}
+
+// Completes every job still in flight (end of a burst).
+template <typename Complete>
+inline void flush_jobs(IMB_MGR* imb, Complete&& complete) {
+    for (const IMB_JOB* done = IMB_FLUSH_JOB(imb); done; done = IMB_FLUSH_JOB(imb)) complete(done);
+}
+
 // Submits one prepared job and waits for it: for tests and slow paths only.
 const IMB_JOB* run_job_now(IMB_MGR* mgr);
 

@@ -8,9 +8,11 @@
 // same lengths, in the same run.
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -28,7 +30,7 @@ using proto::EspIntegrity;
 
 namespace {
 
-constexpr unsigned kBatch = 2048;         // packets generated per turn
+constexpr unsigned kBatch = 256;          // packets per turn: 8 bursts, about what a NIC RX ring holds warm
 constexpr uint32_t kPeerBase = 0x64400000; // 100.64.0.0/10: one peer per SA
 const uint8_t kMac[6] = {0x02, 0, 0, 0, 9, 9};
 
@@ -58,34 +60,46 @@ config::StaticSa sa_spec(unsigned i, bool inbound, EspCipher c, EspIntegrity a) 
 }
 
 // IPsec-MB alone: the same cipher and hash over the same lengths, jobs
-// filled from a template, bursts of 32, buffers reused (warm, like the
-// data plane's mbufs).
-double crypto_only(IMB_MGR* mgr, const dp::SecurityAssociation& sa, const Profile& profile, bool decrypt) {
-    constexpr unsigned kBurst = 32, kRounds = 2000;
-    alignas(64) static uint8_t buffers[kBurst][2048];
-    static dp::EspJobScratch scratch[kBurst];
-    // One template per buffer, built once outside the timed loop.
-    IMB_JOB templates[kBurst];
-    for (unsigned i = 0; i < kBurst; ++i) {
-        const uint16_t inner = profile.sizes[i % profile.sizes.size()];
-        const uint32_t l4 = inner - 20u;
-        IMB_JOB* job = IMB_GET_NEXT_JOB(mgr);
-        uint32_t len = dp::prepare_encrypt_job(job, sa, buffers[i], l4, 17, i + 1, buffers[i] + 1024, scratch[i]);
-        if (decrypt) dp::prepare_decrypt_job(job, sa, buffers[i], len, scratch[i]);
-        templates[i] = *job;
-    }
-    uint64_t cycles = 0;
-    for (unsigned r = 0; r < kRounds; ++r) {
-        const uint64_t start = rte_rdtsc_precise();
+// filled from templates, bursts of 32, buffers reused (warm, like the data
+// plane's mbufs). Measured in rounds interleaved with the data plane's turns
+// so both see the same machine (a VM's clock and neighbours vary).
+class CryptoOnly {
+public:
+    CryptoOnly(IMB_MGR* mgr, const dp::SecurityAssociation& sa, const Profile& profile, bool decrypt) : mgr_(mgr) {
         for (unsigned i = 0; i < kBurst; ++i) {
+            const uint32_t l4 = profile.sizes[i % profile.sizes.size()] - 20u;
             IMB_JOB* job = IMB_GET_NEXT_JOB(mgr);
-            *job = templates[i];
-            while (IMB_SUBMIT_JOB(mgr) && IMB_GET_COMPLETED_JOB(mgr)) {}
+            const uint32_t len =
+                dp::prepare_encrypt_job(job, sa, buffers_[i], l4, 17, i + 1, buffers_[i] + 1024, scratch_[i]);
+            if (decrypt) dp::prepare_decrypt_job(job, sa, buffers_[i], len, scratch_[i]);
+            templates_[i] = *job;
         }
-        while (IMB_FLUSH_JOB(mgr)) {}
-        cycles += rte_rdtsc_precise() - start;
     }
-    return static_cast<double>(cycles) / (kBurst * kRounds);
+    // Cycles per packet of one round of `packets` jobs.
+    double round(unsigned packets) {
+        const uint64_t start = rte_rdtsc_precise();
+        for (unsigned done = 0; done < packets; done += kBurst) {
+            for (unsigned i = 0; i < kBurst; ++i) {
+                IMB_JOB* job = IMB_GET_NEXT_JOB(mgr_);
+                *job = templates_[i];
+                while (IMB_SUBMIT_JOB_NOCHECK(mgr_) && IMB_GET_COMPLETED_JOB(mgr_)) {}
+            }
+            while (IMB_FLUSH_JOB(mgr_)) {}
+        }
+        return static_cast<double>(rte_rdtsc_precise() - start) / packets;
+    }
+
+private:
+    static constexpr unsigned kBurst = 32;
+    IMB_MGR* mgr_;
+    alignas(64) uint8_t buffers_[kBurst][2048];
+    dp::EspJobScratch scratch_[kBurst];
+    IMB_JOB templates_[kBurst];
+};
+
+double median(std::vector<double>& v) {
+    std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+    return v[v.size() / 2];
 }
 
 class Generator {
@@ -140,9 +154,9 @@ public:
                 proto::write_ipv4_header(frame + 14, sa.local_address, dp_address, proto::kIpProtoUdp,
                                          static_cast<uint16_t>(20 + 8 + esp_len), 64, 0, 0);
                 proto::write_udp_header(frame + 34, 4500, 4500, static_cast<uint16_t>(8 + esp_len));
-                for (const IMB_JOB* done = IMB_SUBMIT_JOB(mgr_); done; done = IMB_GET_COMPLETED_JOB(mgr_)) finish(done);
+                dp::submit_job(mgr_, [&](const IMB_JOB* done) { finish(done); });
             }
-            for (const IMB_JOB* done = IMB_FLUSH_JOB(mgr_); done; done = IMB_FLUSH_JOB(mgr_)) finish(done);
+            dp::flush_jobs(mgr_, [&](const IMB_JOB* done) { finish(done); });
         }
         return n;
     }
@@ -211,7 +225,9 @@ bool run(EspCipher c, EspIntegrity a, unsigned sas, const Profile& profile, bool
     }
     Generator gen(r, c, a, sas);
     std::vector<rte_mbuf*> batch(kBatch);
-    uint64_t done = 0, cycles = 0;
+    std::vector<double> per_turn, crypto_per_turn;  // cycles per packet of each timed turn
+    auto crypto = std::make_unique<CryptoOnly>(gen.mgr(), gen.sa(0), profile, decrypt);
+    uint64_t done = 0;
     // One untimed warm-up turn, then timed turns.
     for (int turn = -1; done < packets; ++turn) {
         const unsigned n = decrypt ? gen.make_esp(batch.data(), kBatch, profile)
@@ -223,7 +239,11 @@ bool run(EspCipher c, EspIntegrity a, unsigned sas, const Profile& profile, bool
         r.poll_until_idle();
         const uint64_t spent = rte_rdtsc_precise() - start;
         drain(r);
-        if (turn >= 0) cycles += spent, done += n;
+        if (turn >= 0) {
+            per_turn.push_back(static_cast<double>(spent) / n);
+            crypto_per_turn.push_back(crypto->round(n));
+            done += n;
+        }
     }
     const auto counters = r.counters();
     const uint64_t forwarded = decrypt ? counters.rx_esp_decrypted : counters.tx_esp_packets;
@@ -231,8 +251,9 @@ bool run(EspCipher c, EspIntegrity a, unsigned sas, const Profile& profile, bool
         std::fprintf(stderr, "only %" PRIu64 " of %" PRIu64 " packets went through\n", forwarded, done + kBatch);
         return false;
     }
-    fig.cycles_per_packet = static_cast<double>(cycles) / done;
-    fig.crypto_cycles_per_packet = crypto_only(gen.mgr(), gen.sa(0), profile, decrypt);
+    // The median turn: a VM's steal time or an interrupt spoils single turns.
+    fig.cycles_per_packet = median(per_turn);
+    fig.crypto_cycles_per_packet = median(crypto_per_turn);
     return true;
 }
 
@@ -240,10 +261,16 @@ bool run(EspCipher c, EspIntegrity a, unsigned sas, const Profile& profile, bool
 
 int main(int argc, char** argv) {
     uint64_t packets = 400000;
-    bool quick = false;
+    std::string only;  // substring filter on "dir algorithm SAs size"
     for (int i = 1; i < argc; ++i) {
-        if (std::string(argv[i]) == "--quick") quick = true, packets = 20000;
-        else if (std::string(argv[i]) == "--packets" && i + 1 < argc) packets = std::stoull(argv[++i]);
+        const std::string arg = argv[i];
+        if (arg == "--quick") packets = 20000;
+        else if (arg == "--packets" && i + 1 < argc) packets = std::stoull(argv[++i]);
+        else if (arg == "--only" && i + 1 < argc) only = argv[++i];
+        else {
+            std::fprintf(stderr, "usage: esp_bench [--quick] [--packets N] [--only 'decrypt aes128gcm16 1 64']\n");
+            return 2;
+        }
     }
     if (!test::init_eal({}, true)) {
         std::fprintf(stderr, "EAL init failed (hugepages reserved? run scripts/setup.sh)\n");
@@ -269,8 +296,11 @@ int main(int argc, char** argv) {
         for (const auto& algo : algos)
             for (unsigned sas : {1u, 10000u})
                 for (const auto& profile : profiles) {
+                    const std::string point = std::string(decrypt ? "decrypt " : "encrypt ") + algo.name + " " +
+                                              std::to_string(sas) + " " + profile.name;
+                    if (!only.empty() && point.find(only) == std::string::npos) continue;
                     Figures f{};
-                    if (!run(algo.c, algo.a, sas, profile, decrypt, quick ? packets : packets, f)) {
+                    if (!run(algo.c, algo.a, sas, profile, decrypt, packets, f)) {
                         ok = false;
                         continue;
                     }
