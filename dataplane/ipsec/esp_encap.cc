@@ -80,6 +80,8 @@ void core_receive(WorkerContext& ctx, rte_mbuf** packets, uint16_t n) {
         else rte_pktmbuf_free(packets[i]);
     }
     ctx.dp->sas.lookup_outbound(destinations, count, sas);
+    const SecurityAssociation* previous = nullptr;
+    for (uint16_t i = 0; i < count; ++i) prefetch_security_association(sas[i], parsed[i].l4_len, previous);
 
     IMB_MGR* imb = ctx.imb;
     const PortState& access = ctx.dp->access;
