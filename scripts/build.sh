@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the optimised tree (build/) and, with --sanitize, the ASan/UBSan
-# tree (build-asan/) used for the unit and integration tests.
+# Builds the optimised tree (build/); --sanitize adds the ASan/UBSan tree
+# (build-asan/) for the unit and integration tests, --fuzz the clang
+# libFuzzer tree (build-fuzz/).
 set -eu
 cd "$(dirname "$0")/.."
 setup_and_build() {  # dir, meson options...
@@ -9,6 +10,12 @@ setup_and_build() {  # dir, meson options...
   ninja -C "$dir"
 }
 setup_and_build build
-if [ "${1:-}" = "--sanitize" ]; then
-  setup_and_build build-asan -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false -Doptimization=1
-fi
+for what in "$@"; do
+  case $what in
+    --sanitize) setup_and_build build-asan -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false \
+                  -Doptimization=1 ;;
+    --fuzz) CXX=clang++ setup_and_build build-fuzz -Dbuildtype=debug -Doptimization=1 -Dfuzz=true \
+              -Db_sanitize=address,undefined -Db_lundef=false ;;
+    *) echo "usage: build.sh [--sanitize] [--fuzz]" >&2; exit 2 ;;
+  esac
+done

@@ -8,7 +8,7 @@ logdir=${CONC_TEST_LOGS:-/tmp/conc-test-logs}
 mkdir -p "$logdir"
 
 scripts/setup.sh || { echo "setup failed"; echo "0 passed, 1 failed"; exit 1; }
-if ! scripts/build.sh --sanitize > "$logdir/build.log" 2>&1; then
+if ! scripts/build.sh --sanitize --fuzz > "$logdir/build.log" 2>&1; then
   tail -40 "$logdir/build.log"
   echo "build failed (log: $logdir/build.log)"
   echo "0 passed, 1 failed"
@@ -53,8 +53,8 @@ run_suite unit-asan build-asan/tests/unit_tests
 run_suite unit build/tests/unit_tests
 run_suite integration-asan build-asan/tests/integration_tests
 run_suite integration build/tests/integration_tests
+run_suite fuzz tests/fuzz/run_fuzzers.sh
 for t in tests/system/test_*.sh; do
-  [ -e "$t" ] || continue
   run_suite "system-$(basename "$t" .sh)" bash "$t"
 done
 

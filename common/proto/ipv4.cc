@@ -25,34 +25,6 @@ Ipv4Error parse_ipv4(const uint8_t* p, size_t len, Ipv4Header& out) {
     return Ipv4Error::Ok;
 }
 
-uint16_t internet_checksum(const uint8_t* p, size_t len) {
-    // RFC 1071 2(B): the sum is byte-order independent, so add 32-bit words
-    // as the CPU loads them and swap once at the end.
-    uint64_t sum = 0;
-    size_t i = 0;
-    for (; i + 4 <= len; i += 4) {
-        uint32_t word;
-        std::memcpy(&word, p + i, 4);
-        sum += word;
-    }
-    if (i + 2 <= len) {
-        uint16_t half;
-        std::memcpy(&half, p + i, 2);
-        sum += half;
-        i += 2;
-    }
-    if (i < len) {
-        uint16_t last = 0;
-        std::memcpy(&last, p + i, 1);  // the odd byte is the high byte in network order
-        sum += last;
-    }
-    while (sum >> 16) sum = (sum & 0xFFFF) + (sum >> 16);
-    const uint16_t native = static_cast<uint16_t>(~sum);
-    uint16_t result;
-    std::memcpy(&result, &native, 2);
-    return load_u16(reinterpret_cast<const uint8_t*>(&result));
-}
-
 void write_ipv4_header(uint8_t* p, uint32_t source, uint32_t destination, uint8_t protocol, uint16_t total_length,
                        uint8_t ttl, uint16_t identification, uint16_t flags_fragment) {
     p[0] = 0x45;

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 namespace conc::proto {
 
@@ -42,8 +43,53 @@ struct Ipv4Header {
 // header checksum.
 Ipv4Error parse_ipv4(const uint8_t* p, size_t len, Ipv4Header& out);
 
-// Internet checksum (RFC 1071) of len bytes, folded and complemented.
-uint16_t internet_checksum(const uint8_t* p, size_t len);
+// Internet checksum (RFC 1071) of len bytes, folded and complemented, in host
+// order (write it with write_u16). Inline: every header on the fast path is
+// checked or written with it.
+inline uint16_t internet_checksum(const uint8_t* p, size_t len) {
+    // RFC 1071 2(B): the sum is byte-order independent, so add 32-bit words
+    // as the CPU loads them and swap once at the end.
+    uint64_t sum = 0;
+    size_t i = 0;
+    for (; i + 4 <= len; i += 4) {
+        uint32_t word;
+        std::memcpy(&word, p + i, 4);
+        sum += word;
+    }
+    if (i + 2 <= len) {
+        uint16_t half;
+        std::memcpy(&half, p + i, 2);
+        sum += half;
+        i += 2;
+    }
+    if (i < len) {
+        uint16_t last = 0;
+        std::memcpy(&last, p + i, 1);  // the odd byte is the high byte in network order
+        sum += last;
+    }
+    sum = (sum & 0xFFFFFFFF) + (sum >> 32);
+    sum = (sum & 0xFFFF) + (sum >> 16);
+    sum = (sum & 0xFFFF) + (sum >> 16);
+    sum = (sum & 0xFFFF) + (sum >> 16);
+    uint16_t bytes = static_cast<uint16_t>(~sum);  // network order in memory
+    uint8_t b[2];
+    std::memcpy(b, &bytes, 2);
+    return static_cast<uint16_t>(b[0] << 8 | b[1]);
+}
+
+// RFC 1624 3: a TCP or UDP checksum (host order) after one address of its
+// pseudo-header changed from old_address to new_address (network order).
+inline uint16_t checksum_replace_address(uint16_t checksum, uint32_t old_address, uint32_t new_address) {
+    uint8_t o[4], n[4];
+    std::memcpy(o, &old_address, 4);
+    std::memcpy(n, &new_address, 4);
+    uint32_t sum = static_cast<uint16_t>(~checksum);
+    sum += static_cast<uint16_t>(~(o[0] << 8 | o[1])) + static_cast<uint16_t>(~(o[2] << 8 | o[3]));
+    sum += static_cast<uint16_t>(n[0] << 8 | n[1]) + static_cast<uint16_t>(n[2] << 8 | n[3]);
+    sum = (sum & 0xFFFF) + (sum >> 16);
+    sum = (sum & 0xFFFF) + (sum >> 16);
+    return static_cast<uint16_t>(~sum);
+}
 
 // Writes a 20-byte IPv4 header (no options) with its checksum.
 // Addresses in network byte order.

@@ -21,7 +21,22 @@ struct CorePacket {
     uint16_t l4_offset;
     uint16_t l4_len;
     uint8_t protocol;
+    uint32_t source;  // network byte order
 };
+
+// Transport mode sends the L4 payload under our address instead of the core
+// host's: its checksum covers the pseudo-header, so it follows (RFC 1624).
+void fix_l4_checksum(uint8_t* l4, uint16_t l4_len, uint8_t protocol, uint32_t old_source, uint32_t new_source) {
+    size_t offset;
+    if (protocol == proto::kIpProtoUdp && l4_len >= proto::kUdpHeaderSize) offset = 6;
+    else if (protocol == proto::kIpProtoTcp && l4_len >= 20) offset = 16;
+    else return;
+    const uint16_t old_checksum = proto::load_u16(l4 + offset);
+    if (protocol == proto::kIpProtoUdp && old_checksum == 0) return;  // none computed: stays none
+    uint16_t updated = proto::checksum_replace_address(old_checksum, old_source, new_source);
+    if (protocol == proto::kIpProtoUdp && updated == 0) updated = 0xFFFF;  // RFC 768: 0 means none
+    proto::write_u16(l4 + offset, updated);
+}
 
 // Validates the frame and trims Ethernet padding; false = counted and freed.
 bool parse_core_frame(WorkerContext& ctx, rte_mbuf* m, CorePacket& out, uint32_t& destination) {
@@ -51,6 +66,7 @@ bool parse_core_frame(WorkerContext& ctx, rte_mbuf* m, CorePacket& out, uint32_t
     out.l4_offset = static_cast<uint16_t>(proto::kEthernetHeaderSize + ip.header_length);
     out.l4_len = static_cast<uint16_t>(ip.total_length - ip.header_length);
     out.protocol = ip.protocol;
+    out.source = ip.source;
     destination = ip.destination;
     return true;
 }
@@ -103,6 +119,9 @@ void core_receive(WorkerContext& ctx, rte_mbuf** packets, uint16_t n) {
             continue;
         }
         const CorePacket& p = parsed[i];
+        if (p.source != sa->local_address)
+            fix_l4_checksum(rte_pktmbuf_mtod_offset(m, uint8_t*, p.l4_offset), p.l4_len, p.protocol, p.source,
+                            sa->local_address);
         const uint16_t udp_size = sa->udp_encap ? proto::kUdpHeaderSize : 0;
         const uint16_t headers = static_cast<uint16_t>(proto::kEthernetHeaderSize + proto::kIpv4MinHeaderSize +
                                                        udp_size + esp_header_room(*sa));

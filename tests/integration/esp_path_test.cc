@@ -49,6 +49,23 @@ config::Config loopback_config(const Transform& t, bool udp_encap, uint32_t wind
     return cfg;
 }
 
+// The UDP checksum over the pseudo-header and segment of the IPv4 packet at
+// ip (RFC 768): 0 when the stored checksum is right.
+uint16_t udp_checksum_residue(const uint8_t* ip) {
+    const uint16_t udp_len = static_cast<uint16_t>(proto::load_u16(ip + 2) - 20);
+    std::vector<uint8_t> pseudo(ip + 12, ip + 20);
+    pseudo.insert(pseudo.end(), {0, proto::kIpProtoUdp, static_cast<uint8_t>(udp_len >> 8),
+                                 static_cast<uint8_t>(udp_len)});
+    pseudo.insert(pseudo.end(), ip + 20, ip + 20 + udp_len);
+    return proto::internet_checksum(pseudo.data(), pseudo.size());
+}
+
+void set_udp_checksum(uint8_t* ip) {
+    proto::write_u16(ip + 26, 0);
+    uint16_t sum = udp_checksum_residue(ip);
+    proto::write_u16(ip + 26, sum ? sum : 0xFFFF);
+}
+
 std::vector<uint8_t> frame_bytes(rte_mbuf* m) {
     const uint8_t* p = rte_pktmbuf_mtod(m, const uint8_t*);
     return {p, p + rte_pktmbuf_data_len(m)};
@@ -92,6 +109,7 @@ class EspPathTest : public CppUnit::TestFixture {
             for (unsigned j = 0; j < payload_len; ++j) payload[j] = static_cast<uint8_t>(i * 7 + j + tag);
             in[i] = test::build_udp_frame(r.pool(), kAnyMac, kAnyMac, kCoreHost, kPeer, 1701, 1701, payload.data(),
                                           payload_len);
+            set_udp_checksum(rte_pktmbuf_mtod_offset(in[i], uint8_t*, 14));
         }
         CPPUNIT_ASSERT_EQUAL(n, r.inject_core(in.data(), n));
         r.poll_until_idle();
@@ -142,6 +160,10 @@ public:
                         CPPUNIT_ASSERT_EQUAL_MESSAGE(what, size_t{42u + len}, f.size());
                         CPPUNIT_ASSERT_EQUAL_MESSAGE(what, uint16_t(0), proto::internet_checksum(f.data() + 14, 20));
                         CPPUNIT_ASSERT_EQUAL_MESSAGE(what, proto::kIpProtoUdp, f[14 + 9]);
+                        // Plain ESP: the checksum followed the new source out
+                        // and back; NAT-T: RFC 3948 3.1.2, zeroed on the way in.
+                        if (udp) CPPUNIT_ASSERT_EQUAL_MESSAGE(what, uint16_t(0), proto::load_u16(&f[34 + 6]));
+                        else CPPUNIT_ASSERT_EQUAL_MESSAGE(what, uint16_t(0), udp_checksum_residue(&f[14]));
                         for (unsigned j = 0; j < len; ++j)
                             CPPUNIT_ASSERT_EQUAL_MESSAGE(what, static_cast<uint8_t>(i * 7 + j), f[42 + j]);
                     }

@@ -1,0 +1,48 @@
+// The SAs the fuzz targets and their seed corpus share: fixed keys, so seeds
+// written by tests/fuzz/make_corpus.py decrypt and lead the fuzzer deep.
+#pragma once
+
+#include "common/config/config.h"
+#include "tests/support/ring_dataplane.h"
+
+namespace conc::fuzz {
+
+inline std::vector<uint8_t> bytes_from(uint8_t first, size_t n) {
+    std::vector<uint8_t> v(n);
+    for (size_t i = 0; i < n; ++i) v[i] = static_cast<uint8_t>(first + i);
+    return v;
+}
+
+// Peer 203.0.113.10. Inbound: SPI 0x1001 aes128gcm16 NAT-T, SPI 0x1002
+// aes128/sha1 plain ESP, SPI 0x1003 3des/sha256_96 NAT-T. Keys count up from
+// 0x00 (cipher) and 0x40 (integrity). Outbound to the same peer: aes128gcm16.
+inline config::Config fuzz_config() {
+    config::Config cfg = test::base_config();
+    cfg.ipsec.replay_window = 64;
+    auto sa = [](const char* name, config::SaDirection dir, uint32_t spi, proto::EspCipher c, proto::EspIntegrity a,
+                 bool udp) {
+        config::StaticSa s;
+        s.name = name;
+        s.direction = dir;
+        s.spi = spi;
+        s.cipher = c;
+        s.integrity = a;
+        s.cipher_key = bytes_from(0x00, proto::cipher_info(c).key_size);
+        s.integrity_key = bytes_from(0x40, proto::integrity_info(a).key_size);
+        s.peer_address = 0xCB00710A;
+        s.udp_encap = udp;
+        return s;
+    };
+    using D = config::SaDirection;
+    using C = proto::EspCipher;
+    using I = proto::EspIntegrity;
+    cfg.ipsec.static_sas = {
+        sa("gcm-in", D::Inbound, 0x1001, C::AesGcm128, I::None, true),
+        sa("cbc-in", D::Inbound, 0x1002, C::AesCbc128, I::HmacSha1_96, false),
+        sa("3des-in", D::Inbound, 0x1003, C::TripleDesCbc, I::HmacSha256_96, true),
+        sa("gcm-out", D::Outbound, 0x2001, C::AesGcm128, I::None, true),
+    };
+    return cfg;
+}
+
+}  // namespace conc::fuzz

@@ -1,0 +1,61 @@
+#!/usr/bin/python3
+"""Writes the seed corpora for the fuzz targets (run with Debian's python3,
+which has scapy). Access-frame seeds are real ESP for the SAs in fuzz_sas.h,
+so the fuzzer starts from packets that decrypt."""
+import os
+import sys
+
+from scapy.all import Ether, IP, UDP, Raw
+from scapy.layers.ipsec import ESP, SecurityAssociation
+
+here = os.path.dirname(os.path.abspath(__file__))
+PEER, US = "203.0.113.10", "198.51.100.1"
+
+
+def key(first, n):
+    return bytes((first + i) & 0xFF for i in range(n))
+
+
+def write(target, name, data):
+    d = os.path.join(here, "corpus", target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def esp_frames():
+    sas = {
+        "gcm": SecurityAssociation(ESP, spi=0x1001, crypt_algo="AES-GCM", crypt_key=key(0, 20),
+                                   nat_t_header=UDP(sport=4500, dport=4500)),
+        "cbc": SecurityAssociation(ESP, spi=0x1002, crypt_algo="AES-CBC", crypt_key=key(0, 16),
+                                   auth_algo="HMAC-SHA1-96", auth_key=key(0x40, 20)),
+    }
+    for name, sa in sas.items():
+        for seq, size in ((1, 0), (2, 33), (3, 200)):
+            inner = IP(src=PEER, dst=US) / UDP(sport=1701, dport=1701) / Raw(b"\x02" * size)
+            enc = sa.encrypt(inner, seq_num=seq)
+            if UDP in enc and enc[UDP].dport == 4500:
+                del enc[UDP].len  # scapy 2.5 leaves the NAT-T UDP length at 8
+                enc = IP(bytes(enc))
+            yield f"{name}-{seq}", bytes(Ether(dst="02:00:00:00:09:09", src="02:00:00:00:01:01") / enc)
+
+
+def main():
+    for name, frame in esp_frames():
+        write("fuzz_access_frame", name, b"\x00" + frame)
+    eth = Ether(dst="02:00:00:00:09:09", src="02:00:00:00:01:01")
+    write("fuzz_access_frame", "ike-500", b"\x00" + bytes(eth / IP(src=PEER, dst=US) / UDP(sport=500, dport=500) / Raw(b"\x11" * 28)))
+    write("fuzz_access_frame", "ike-4500", b"\x00" + bytes(eth / IP(src=PEER, dst=US) / UDP(sport=4500, dport=4500) / Raw(b"\x00" * 4 + b"\x11" * 28)))
+    write("fuzz_access_frame", "keepalive", b"\x00" + bytes(eth / IP(src=PEER, dst=US) / UDP(sport=4500, dport=4500) / Raw(b"\xff")))
+    write("fuzz_access_frame", "core-udp", b"\x01" + bytes(eth / IP(src="10.0.0.5", dst=PEER) / UDP(sport=1701, dport=1701) / Raw(b"x" * 40)))
+    with open(os.path.join(here, "..", "..", "conf", "concentrator.conf"), "rb") as f:
+        write("fuzz_config", "example.conf", f.read())
+    write("fuzz_config", "minimal.conf", b'dataplane: { workers = [1]; access: { device = "a"; address = "192.0.2.1"; }; '
+          b'core: { device = "b"; address = "10.0.0.1/24"; }; };\n')
+    for i, t in enumerate([b"\x00" + b"A" * 30 + b"\x01\x11", b"\x01" + b"B" * 14 + b"\x00\x11", b"\x02" + b"C" * 5 + b"\x01\x02\x03\x03\x11"]):
+        write("fuzz_esp_trailer", f"seed{i}", t)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# System test: concentrator-dp's ESP data path (transport mode, plain ESP and
+# RFC 3948 ESP-in-UDP) against an independent peer, scapy's
+# SecurityAssociation (tests/system/esp_peer.py).
+#
+# One data-plane run carries a static SA pair per cipher/integrity combination
+# and encapsulation, each pair its own client address. In the lab of
+# scripts/lab.sh the client namespace encrypts, the core namespace must see
+# the exact inner packets; the core sends plain packets, the client must get
+# ESP that scapy decrypts with the ICV verified. Then malformed and unwanted
+# input, one kind at a time, each of which must land in its own counter of
+# the stats JSON (SIGUSR1) by exactly the expected count, and the data plane
+# must still forward afterwards and exit 0 on SIGTERM.
+#
+# Usage: tests/system/test_esp_scapy.sh [--peer-only]
+#   --peer-only   test the scapy peer alone (every algorithm, over a veth)
+# Environment: CONC_DP (default: build/dataplane/concentrator-dp of this repo),
+#   ESP_TEST_SEED (keys and SPIs; default random, printed), ESP_TEST_KEEP=1
+#   keeps the work directory. Needs root, hugepages (scripts/setup.sh) and
+#   Debian's python3-scapy.
+# Prints PASS/FAIL per check, then "N passed, N failed"; exit 1 on any failure.
+
+set -u
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+DP=${CONC_DP:-$ROOT/build/dataplane/concentrator-dp}
+PY=/usr/bin/python3 # Debian's, for python3-scapy
+PEER=$HERE/esp_peer.py
+# shellcheck source=scripts/lab.sh
+source "$ROOT/scripts/lab.sh"
+
+passed=0
+failed=0
+pass() { echo "PASS $*"; passed=$((passed + 1)); }
+fail() { echo "FAIL $*"; failed=$((failed + 1)); }
+finish() {
+    echo "$passed passed, $failed failed"
+    [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
+    exit $?
+}
+
+# Run a command that prints PASS/FAIL lines (and its own summary, dropped);
+# count them here. A command that dies without failing a check still fails.
+run_checks() {
+    local name=$1 line rc=
+    shift
+    while IFS= read -r line; do
+        case $line in
+            PASS\ *) echo "$line"; passed=$((passed + 1)) ;;
+            FAIL\ *) echo "$line"; failed=$((failed + 1)) ;;
+            __rc\ *) rc=${line#__rc } ;;
+            *\ passed,\ *\ failed) ;;
+            *) echo "  $line" ;;
+        esac
+    done < <("$@" 2>&1; echo "__rc $?")
+    if [ "$rc" != 0 ]; then
+        # The checks it printed have been counted; a non-zero exit with no
+        # FAIL line (a traceback) must not pass unnoticed.
+        echo "  ($name exited with status $rc)"
+        [ "$failed" -gt 0 ] || fail "$name: exited with status $rc"
+    fi
+}
+
+WORK=
+DP_PID=
+LAB_UP=
+# shellcheck disable=SC2317  # called by the EXIT trap
+cleanup() {
+    if [ -n "$DP_PID" ] && kill -0 "$DP_PID" 2>/dev/null; then
+        kill -TERM "$DP_PID" 2>/dev/null
+        for _ in $(seq 50); do kill -0 "$DP_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$DP_PID" 2>/dev/null
+        wait "$DP_PID" 2>/dev/null
+    fi
+    [ -n "$LAB_UP" ] && lab_down "$LAB_UP"
+    if [ -n "$WORK" ]; then
+        if [ "${ESP_TEST_KEEP:-0}" = 1 ]; then echo "  work directory kept: $WORK"; else rm -rf "$WORK"; fi
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- preflight --------------------------------------------------------------
+if [ "$(id -u)" != 0 ]; then fail "preflight: needs root (namespaces, hugepages)"; finish; fi
+if ! "$PY" -c 'import scapy.layers.ipsec' 2>/dev/null; then
+    fail "preflight: $PY has no scapy (apt-get install python3-scapy)"; finish
+fi
+run_checks "esp_peer.py selftest" "$PY" "$PEER" selftest --seed "${ESP_TEST_SEED:-$RANDOM}"
+
+WORK=$(mktemp -d /tmp/esptest.XXXXXX)
+LAB_NAME_WANTED=esp$(printf '%04x%04x' $RANDOM $RANDOM)
+
+if [ "${1:-}" = --peer-only ]; then
+    lab_up "$LAB_NAME_WANTED" || { fail "lab: could not create namespaces"; finish; }
+    LAB_UP=$LAB_NAME_WANTED
+    # The client's eth0 and the data plane's dpacc are the two ends of one veth.
+    run_checks "selftest over veth" "$PY" "$PEER" selftest --ns-a "$LAB_NS_CL" --if-a "$LAB_IF_CL" \
+        --ns-b "$LAB_NS_DP" --if-b "$LAB_IF_DPACC"
+    finish
+fi
+
+if [ ! -x "$DP" ]; then
+    fail "preflight: no concentrator-dp at $DP (build it: scripts/build.sh, or set CONC_DP)"
+    finish
+fi
+pass "preflight: $DP"
+
+hugepages_free() { awk '/^HugePages_Free/ {print $2}' /proc/meminfo; }
+if [ "$(hugepages_free)" -lt 64 ] 2>/dev/null; then
+    # What scripts/setup.sh does, so the test also runs on a machine set up by hand.
+    mkdir -p /dev/hugepages
+    mountpoint -q /dev/hugepages || mount -t hugetlbfs nodev /dev/hugepages
+    echo 512 >/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
+fi
+if [ "$(hugepages_free)" -lt 64 ] 2>/dev/null; then
+    fail "preflight: only $(hugepages_free) free 2 MB hugepages (scripts/setup.sh)"; finish
+fi
+
+# --- lab, plan, config --------------------------------------------------------
+lab_up "$LAB_NAME_WANTED" || { fail "lab: could not create namespaces"; finish; }
+LAB_UP=$LAB_NAME_WANTED
+seed=${ESP_TEST_SEED:-}
+"$PY" "$PEER" plan --out "$WORK/plan.json" --with-probe ${seed:+--seed "$seed"} || { fail "plan"; finish; }
+"$PY" "$PEER" config --plan "$WORK/plan.json" --out "$WORK/concentrator.conf" \
+    --file-prefix "$LAB_NAME_WANTED" || { fail "config"; finish; }
+
+# --- the data plane -------------------------------------------------------------
+STATS=$WORK/stats.json
+ip netns exec "$LAB_NS_DP" "$DP" -c "$WORK/concentrator.conf" --stats-json "$STATS" >"$WORK/dp.log" 2>&1 &
+DP_PID=$!
+echo "  concentrator-dp pid $DP_PID in netns $LAB_NS_DP, log $WORK/dp.log"
+
+run_checks "esp_peer.py suite" timeout 150 "$PY" "$PEER" suite --plan "$WORK/plan.json" --dp-pid "$DP_PID" \
+    --stats "$STATS"
+
+# --- clean exit -----------------------------------------------------------------
+if kill -0 "$DP_PID" 2>/dev/null; then
+    rm -f "$STATS"
+    kill -TERM "$DP_PID"
+    for _ in $(seq 100); do kill -0 "$DP_PID" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$DP_PID" 2>/dev/null; then
+        fail "dp-exit: still running 10 s after SIGTERM"
+    else
+        wait "$DP_PID"
+        rc=$?
+        DP_PID=
+        if [ "$rc" = 0 ]; then pass "dp-exit: status 0 after SIGTERM"; else fail "dp-exit: status $rc after SIGTERM"; fi
+        # The exit stats must exist and be no older than the last SIGUSR1 ones.
+        run_checks "exit stats" "$PY" - "$STATS" "$STATS.last" <<'EOF'
+import json, sys
+try:
+    final = json.load(open(sys.argv[1]))
+except Exception as e:
+    print("FAIL stats-at-exit: %s" % e); sys.exit(1)
+try:
+    last = json.load(open(sys.argv[2]))
+except Exception:
+    last = {"counters": {}}
+back = [k for k, v in last.get("counters", {}).items() if final.get("counters", {}).get(k, -1) < v]
+ports = final.get("ports", {})
+ok = "counters" in final and not back and {"access", "core"} <= set(ports)
+print(("PASS stats-at-exit: %d counters, ports %s" % (len(final["counters"]), ",".join(sorted(ports)))) if ok else
+      "FAIL stats-at-exit: counters went back (%s) or ports missing (%s)" % (back, sorted(ports)))
+EOF
+    fi
+else
+    wait "$DP_PID"
+    fail "dp-exit: concentrator-dp was not running at the end (status $?)"
+    DP_PID=
+fi
+
+if [ "$failed" -gt 0 ]; then
+    echo "  --- last lines of concentrator-dp's log ---"
+    tail -n 30 "$WORK/dp.log" | sed 's/^/  | /'
+    ESP_TEST_KEEP=${ESP_TEST_KEEP:-1}
+fi
+finish
