@@ -83,9 +83,9 @@ public:
                 IMB_JOB* job = IMB_GET_NEXT_JOB(mgr_);
                 *job = templates_[next_];
                 next_ = (next_ + 1) % kBuffers;
-                while (IMB_SUBMIT_JOB_NOCHECK(mgr_) && IMB_GET_COMPLETED_JOB(mgr_)) {}
+                dp::submit_job(mgr_, [](const IMB_JOB*) {});
             }
-            while (IMB_FLUSH_JOB(mgr_)) {}
+            dp::flush_jobs(mgr_, [](const IMB_JOB*) {});
         }
         return static_cast<double>(rte_rdtsc_precise() - start) / packets;
     }

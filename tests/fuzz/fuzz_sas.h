@@ -21,16 +21,9 @@ inline config::Config fuzz_config() {
     cfg.ipsec.replay_window = 64;
     auto sa = [](const char* name, config::SaDirection dir, uint32_t spi, proto::EspCipher c, proto::EspIntegrity a,
                  bool udp) {
-        config::StaticSa s;
-        s.name = name;
-        s.direction = dir;
-        s.spi = spi;
-        s.cipher = c;
-        s.integrity = a;
-        s.cipher_key = bytes_from(0x00, proto::cipher_info(c).key_size);
-        s.integrity_key = bytes_from(0x40, proto::integrity_info(a).key_size);
-        s.peer_address = 0xCB00710A;
-        s.udp_encap = udp;
+        config::StaticSa s = test::make_sa(name, dir, spi, c, a, 0xCB00710A, udp, 0);
+        s.cipher_key = bytes_from(0x00, s.cipher_key.size());
+        s.integrity_key = bytes_from(0x40, s.integrity_key.size());
         return s;
     };
     using D = config::SaDirection;
