@@ -24,6 +24,16 @@ namespace conc::dp {
     X(rx_esp_crypto_error_drops)  /* IPsec-MB refused the job */                    \
     X(rx_esp_padding_drops)       /* pad length too long or pad bytes not 1,2,3.. */ \
     X(rx_esp_next_header_drops)   /* inner protocol not allowed on this SA */       \
+    X(rx_l2tp_port_drops)         /* decrypted UDP not to port 1701 */              \
+    X(rx_l2tp_header_drops)       /* bad L2TP version, length or offset */          \
+    X(rx_l2tp_control_punts)      /* L2TP control messages (T bit) */               \
+    X(rx_l2tp_unknown_session_drops) /* no session with these ids on this SA */     \
+    X(rx_ppp_header_drops)                                                          \
+    X(rx_ppp_control_punts)       /* LCP, auth, NCPs, CCP: not IP */                \
+    X(rx_inner_ip_header_drops)   /* PPP said IP, the header disagreed */           \
+    X(rx_spoof_drops)             /* source not the session's address or prefix */  \
+    X(rx_ttl_exceeded_drops)                                                        \
+    X(rx_mss_clamped)             /* client SYNs whose MSS was lowered */           \
     X(rx_ike_punts)               /* UDP 500, or UDP 4500 with non-ESP marker */    \
     X(punt_no_listener_drops)     /* punted while no control plane is attached */   \
     X(rx_natt_keepalive_drops)    /* RFC 3948 2.3 one-byte 0xFF */                  \
@@ -35,7 +45,13 @@ namespace conc::dp {
     X(rx_udp_header_drops)                                                          \
     X(rx_other_drops)             /* no rule for this protocol / port */            \
     X(tx_esp_packets)             /* encrypted and queued on the access port */     \
-    X(tx_esp_no_sa_drops)         /* core packet for an address with no SA */       \
+    X(tx_no_session_drops)        /* core packet for no client's address */         \
+    X(tx_ttl_exceeded_drops)                                                        \
+    X(tx_mss_clamped)             /* server SYN-ACKs whose MSS was lowered */       \
+    X(tx_too_big_icmp_sent)       /* over the session MTU with DF / IPv6: ICMP */   \
+    X(tx_too_big_drops)           /* over the MTU, and no ICMP could be sent */     \
+    X(tx_fragments)               /* fragments made of packets over the MTU */      \
+    X(tx_fragment_drops)          /* a packet that could not be fragmented */       \
     X(tx_esp_seq_overflow_drops)  /* SA ran out of sequence numbers (no wrap) */    \
     X(tx_esp_too_big_drops)       /* no room left in the buffer for ESP */          \
     X(tx_esp_crypto_error_drops)                                                    \

@@ -1,5 +1,7 @@
 #include "dataplane/dataplane.h"
 
+#include <unordered_map>
+
 #include <rte_errno.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
@@ -28,13 +30,22 @@ std::string dataplane_start(Dataplane& dp, const config::Config& cfg, std::vecto
 
     const char* why = nullptr;
     if (!dp.sas.create(("conc_sa" + suffix).c_str(), cfg.dataplane.max_sas, rte_socket_id(), &why)) return why;
+    if (!dp.sessions.create(("conc_sess" + suffix).c_str(), cfg.dataplane.max_sessions, rte_socket_id(), &why))
+        return why;
     for (uint16_t q = 0; q < queues; ++q)
         if (!worker_init(workers[q], &dp, lcores[q], q))
             return "IPsec-MB found no usable implementation for this CPU";
+    std::unordered_map<std::string, uint32_t> sa_index;
     for (const auto& sa : cfg.ipsec.static_sas) {
         const uint32_t window = sa.replay_window ? sa.replay_window : cfg.ipsec.replay_window;
-        if (!dp.sas.install(workers[0].imb, sa, cfg.dataplane.access.address, window, &why))
+        if (!dp.sas.install(workers[0].imb, sa, cfg.dataplane.access.address, window, sa_index[sa.name], &why))
             return cfg.path + ":" + std::to_string(sa.line) + ": ipsec.static_sas \"" + sa.name + "\": " + why;
+    }
+    // The loader checked that both names exist with the right directions.
+    for (const auto& session : cfg.l2tp.static_sessions) {
+        if (!dp.sessions.install(session, sa_index.at(session.sa_in), sa_index.at(session.sa_out), &why))
+            return cfg.path + ":" + std::to_string(session.line) + ": l2tp.static_sessions \"" + session.name +
+                   "\": " + why;
     }
     return {};
 }

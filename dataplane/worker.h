@@ -14,6 +14,7 @@
 #include "dataplane/counters.h"
 #include "dataplane/ipsec/esp_transform.h"
 #include "dataplane/ipsec/sa_table.h"
+#include "dataplane/l2tp/session_table.h"
 
 namespace conc::dp {
 
@@ -24,6 +25,7 @@ struct PortState {
     uint8_t mac[6]{};
     uint8_t gateway_mac[6]{};
     uint32_t address = 0;  // network byte order
+    uint8_t ipv6_address[16]{};  // all zero: none (no ICMPv6 errors are sent)
     bool started = false;
 };
 
@@ -32,6 +34,7 @@ struct Dataplane {
     PortState access;
     PortState core;
     SaTable sas;
+    SessionTable sessions;
     rte_mempool* pool = nullptr;
     uint16_t burst_size = 32;
     std::atomic<bool> stop{false};
@@ -78,6 +81,22 @@ struct EspInflight {
     EspJobScratch scratch;
 };
 
+// Authenticated, decrypted transport payloads handed from ESP decap to L2TP:
+// each mbuf's data is the inner UDP datagram, nothing before or after.
+struct L2tpBatch {
+    rte_mbuf* mbuf[kMaxBurst];
+    SecurityAssociation* sa[kMaxBurst];
+    uint16_t count = 0;
+};
+
+// Packets ready for ESP: each mbuf's data is exactly what goes inside ESP
+// (transport mode: the UDP datagram carrying L2TP), sent through sa.
+struct EspEncapBatch {
+    rte_mbuf* mbuf[kMaxBurst];
+    SecurityAssociation* sa[kMaxBurst];
+    uint16_t count = 0;
+};
+
 struct WorkerContext {
     Dataplane* dp = nullptr;
     unsigned lcore = 0;
@@ -89,11 +108,14 @@ struct WorkerContext {
     TxBuffer core_tx;
     IvPool ivs;
     EspInflight inflight[kMaxBurst];
+    L2tpBatch to_l2tp;   // filled by ESP decap's completions, drained by l2tp_decap
 };
 
 // Stages, each on a whole burst.
 void access_receive(WorkerContext& ctx, rte_mbuf** packets, uint16_t n);  // classify.cc
-void core_receive(WorkerContext& ctx, rte_mbuf** packets, uint16_t n);    // ipsec/esp_encap.cc
+void core_receive(WorkerContext& ctx, rte_mbuf** packets, uint16_t n);    // l2tp/l2tp_encap.cc
+void l2tp_decap(WorkerContext& ctx, L2tpBatch& batch);                    // l2tp/l2tp_decap.cc
+void esp_encap(WorkerContext& ctx, EspEncapBatch& batch);                 // ipsec/esp_encap.cc
 
 // ESP candidates found by classification, handed to decap as one batch.
 struct EspBatch {

@@ -4,6 +4,7 @@
 
 #include "common/config/config.h"
 
+#include <arpa/inet.h>
 #include <libconfig.h++>
 
 #include <algorithm>
@@ -111,6 +112,37 @@ std::optional<Ipv4Prefix> parse_ipv4_prefix(std::string_view s) {
     auto length = parse_decimal(s.substr(slash + 1), 2);
     if (!length || *length > 32) return std::nullopt;
     return Ipv4Prefix{*address, static_cast<uint8_t>(*length)};
+}
+
+struct Ipv6Prefix {
+    std::array<uint8_t, 16> address;
+    uint32_t length;  // as written: range-checked by the caller
+};
+
+// "2001:db8:1::/64": the length is required.
+std::optional<Ipv6Prefix> parse_ipv6_prefix(std::string_view s) {
+    auto slash = s.find('/');
+    if (slash == std::string_view::npos) return std::nullopt;
+    Ipv6Prefix prefix{};
+    if (inet_pton(AF_INET6, std::string(s.substr(0, slash)).c_str(), prefix.address.data()) != 1) return std::nullopt;
+    auto length = parse_decimal(s.substr(slash + 1), 3);
+    if (!length) return std::nullopt;
+    prefix.length = *length;
+    return prefix;
+}
+
+// The prefix with every bit beyond `length` cleared.
+std::array<uint8_t, 16> ipv6_network(const std::array<uint8_t, 16>& address, uint32_t length) {
+    std::array<uint8_t, 16> network{};
+    for (uint32_t i = 0; i < 16 && i * 8 < length; ++i)
+        network[i] = length >= (i + 1) * 8 ? address[i]
+                                           : static_cast<uint8_t>(address[i] & (0xff00 >> (length - i * 8)));
+    return network;
+}
+
+std::string format_ipv6(const std::array<uint8_t, 16>& address) {
+    char buf[INET6_ADDRSTRLEN];
+    return inet_ntop(AF_INET6, address.data(), buf, sizeof buf) ? buf : "?";
 }
 
 // Addresses that can never be a port's own address or an SA endpoint:
@@ -341,14 +373,21 @@ public:
     Config load(const Setting& root) {
         Config config;
         config.path = name_;
-        reject_unknown(root, "", {"dataplane", "ipsec"});
+        reject_unknown(root, "", {"dataplane", "ipsec", "l2tp"});
         if (const Setting* dataplane = find(root, "dataplane")) {
             if (expect_group(*dataplane, "dataplane")) load_dataplane(*dataplane, config.dataplane);
         } else {
             fail(root, "dataplane", "missing (required)");
         }
         if (const Setting* ipsec = find(root, "ipsec")) {
-            if (expect_group(*ipsec, "ipsec")) load_ipsec(*ipsec, config);
+            if (expect_group(*ipsec, "ipsec"))
+                load_ipsec(*ipsec, config);
+            else
+                static_sas_unreadable_ = true;
+        }
+        // After ipsec: sessions name static SAs.
+        if (const Setting* l2tp = find(root, "l2tp")) {
+            if (expect_group(*l2tp, "l2tp")) load_l2tp(*l2tp, config);
         }
         return config;
     }
@@ -358,6 +397,10 @@ private:
     std::string include_dir_;
     IntegerLiterals literals_;
     std::map<const Setting*, const IntegerLiteral*> literal_of_;
+    // Static SAs that were already reported as wrong, so that a session
+    // naming one is not reported a second time for it.
+    std::vector<std::string> rejected_sa_names_;
+    bool static_sas_unreadable_ = false;
 
     static void collect_integers(const Setting& s, std::vector<const Setting*>& out) {
         if (s.isAggregate()) {
@@ -539,7 +582,8 @@ private:
     void load_dataplane(const Setting& group, DataplaneConfig& dp) {
         const std::string path = "dataplane";
         reject_unknown(group, path,
-                       {"eal_args", "workers", "mbufs", "burst_size", "max_sas", "stats_interval", "access", "core"});
+                       {"eal_args", "workers", "mbufs", "burst_size", "max_sas", "max_sessions", "stats_interval",
+                        "access", "core"});
 
         if (const Setting* s = find(group, "eal_args")) {
             std::string p = join(path, "eal_args");
@@ -554,6 +598,7 @@ private:
         read_integer(group, path, "mbufs", 1023, 1 << 24, dp.mbufs);
         read_integer(group, path, "burst_size", 1, 256, dp.burst_size);
         read_integer(group, path, "max_sas", 1, 1 << 22, dp.max_sas);
+        read_integer(group, path, "max_sessions", 1, 1 << 22, dp.max_sessions);
         read_integer(group, path, "stats_interval", 0, 86400, dp.stats_interval);
 
         if (const Setting* s = require(group, path, "access"); s && expect_group(*s, join(path, "access")))
@@ -645,7 +690,10 @@ private:
         }
         if (const Setting* s = find(group, "static_sas")) {
             std::string p = join(path, "static_sas");
-            if (!expect_type(*s, p, s->isList(), "a list of groups ( { ... }, ... )")) return;
+            if (!expect_type(*s, p, s->isList(), "a list of groups ( { ... }, ... )")) {
+                static_sas_unreadable_ = true;
+                return;
+            }
             for (int i = 0; i < s->getLength(); ++i) {
                 const Setting& sa = (*s)[i];
                 if (!expect_group(sa, element(p, i))) continue;
@@ -654,9 +702,10 @@ private:
         }
     }
 
-    const StaticSa* find_sa(const std::vector<StaticSa>& sas, auto matches) {
-        auto it = std::find_if(sas.begin(), sas.end(), matches);
-        return it == sas.end() ? nullptr : &*it;
+    template <typename T>
+    static const T* first_match(const std::vector<T>& items, auto matches) {
+        auto it = std::find_if(items.begin(), items.end(), matches);
+        return it == items.end() ? nullptr : &*it;
     }
 
     void load_static_sa(const Setting& group, const std::string& path, Config& config) {
@@ -673,7 +722,7 @@ private:
         if (const Setting* s = require(group, path, "name")) {
             name = nonempty_string(*s, join(path, "name"));
             if (name) {
-                auto same = find_sa(sas, [&](const StaticSa& o) { return o.name == *name; });
+                auto same = first_match(sas, [&](const StaticSa& o) { return o.name == *name; });
                 if (same) {
                     fail(*s, join(path, "name"),
                          quoted(*name) + " is already the name of the SA at line " + std::to_string(same->line));
@@ -704,7 +753,8 @@ private:
             std::string p = join(path, "spi");
             auto spi = u32(*s, p, "an SPI", 256, "; RFC 4303 2.1 reserves 1-255");
             if (spi && direction) {
-                auto same = find_sa(sas, [&](const StaticSa& o) { return o.direction == sa.direction && o.spi == *spi; });
+                auto same =
+                    first_match(sas, [&](const StaticSa& o) { return o.direction == sa.direction && o.spi == *spi; });
                 if (same) {
                     fail(*s, p,
                          hex32(*spi) + " is already the SPI of " + direction_word + " SA " + quoted(same->name) +
@@ -729,17 +779,10 @@ private:
         check(cipher.has_value());
         if (cipher) sa.cipher = *cipher;
 
-        std::optional<proto::EspIntegrity> integrity = proto::EspIntegrity::None;
         const Setting* integrity_setting = find(group, "integrity");
-        if (integrity_setting) {
-            integrity.reset();
-            if (auto text = string(*integrity_setting, join(path, "integrity"))) {
-                integrity = proto::integrity_from_name(*text);
-                if (!integrity)
-                    fail(*integrity_setting, join(path, "integrity"),
-                         quoted(*text) + " is not an integrity algorithm (valid: " + integrity_names(true) + ")");
-            }
-        }
+        // Read through integrity_named(): resetting the optional in place trips GCC 12 -O1 -Wmaybe-uninitialized.
+        std::optional<proto::EspIntegrity> integrity = proto::EspIntegrity::None;
+        if (integrity_setting) integrity = integrity_named(*integrity_setting, join(path, "integrity"));
         check(integrity.has_value());
         if (integrity) sa.integrity = *integrity;
 
@@ -843,7 +886,7 @@ private:
 
         // The data plane finds an outbound SA by the peer's address.
         if (ok && sa.direction == SaDirection::Outbound) {
-            auto same = find_sa(sas, [&](const StaticSa& o) {
+            auto same = first_match(sas, [&](const StaticSa& o) {
                 return o.direction == SaDirection::Outbound && o.peer_address == sa.peer_address;
             });
             if (same) {
@@ -856,7 +899,19 @@ private:
         }
 
         // Only complete SAs are kept, so later duplicate checks compare real values.
-        if (ok) sas.push_back(std::move(sa));
+        if (ok)
+            sas.push_back(std::move(sa));
+        else if (name)
+            rejected_sa_names_.push_back(*name);
+    }
+
+    std::optional<proto::EspIntegrity> integrity_named(const Setting& s, const std::string& path) {
+        auto text = string(s, path);
+        if (!text) return std::nullopt;
+        auto integrity = proto::integrity_from_name(*text);
+        if (!integrity)
+            fail(s, path, quoted(*text) + " is not an integrity algorithm (valid: " + integrity_names(true) + ")");
+        return integrity;
     }
 
     // Key material is never echoed into messages: they end up in logs.
@@ -866,6 +921,213 @@ private:
         auto bytes = parse_hex_bytes(*text);
         if (!bytes) fail(s, path, "not a hex string (two hex digits per byte, optionally after 0x)");
         return bytes;
+    }
+
+    // -- l2tp ---------------------------------------------------------------
+
+    void load_l2tp(const Setting& group, Config& config) {
+        const std::string path = "l2tp";
+        reject_unknown(group, path, {"static_sessions"});
+        if (const Setting* s = find(group, "static_sessions")) {
+            std::string p = join(path, "static_sessions");
+            if (!expect_type(*s, p, s->isList(), "a list of groups ( { ... }, ... )")) return;
+            for (int i = 0; i < s->getLength(); ++i) {
+                const Setting& session = (*s)[i];
+                if (!expect_group(session, element(p, i))) continue;
+                load_static_session(session, element(p, i), config);
+            }
+        }
+    }
+
+    void load_static_session(const Setting& group, const std::string& path, Config& config) {
+        reject_unknown(group, path,
+                       {"name", "sa_in", "sa_out", "tunnel_id", "session_id", "peer_tunnel_id", "peer_session_id",
+                        "client_ipv4", "client_ipv6_prefix", "mtu", "mss_clamp", "sequencing"});
+        auto& sessions = config.l2tp.static_sessions;
+        StaticSession session;
+        session.line = static_cast<int>(group.getSourceLine());
+        bool ok = true;
+        auto check = [&ok](bool step) { ok = ok && step; };
+
+        std::optional<std::string> name;
+        if (const Setting* s = require(group, path, "name")) {
+            name = nonempty_string(*s, join(path, "name"));
+            if (name) {
+                auto same = first_match(sessions, [&](const StaticSession& o) { return o.name == *name; });
+                if (same) {
+                    fail(*s, join(path, "name"),
+                         quoted(*name) + " is already the name of the session at line " + std::to_string(same->line));
+                    name.reset();
+                }
+            }
+        }
+        check(name.has_value());
+        if (name) session.name = *name;
+
+        const StaticSa* sa_in = session_sa(group, path, "sa_in", SaDirection::Inbound, config.ipsec);
+        const StaticSa* sa_out = session_sa(group, path, "sa_out", SaDirection::Outbound, config.ipsec);
+        check(sa_in && sa_out);
+        if (sa_in) session.sa_in = sa_in->name;
+        if (sa_out) session.sa_out = sa_out->name;
+        // What the client sends through sa_in is answered through sa_out: both lead to the same client.
+        if (sa_in && sa_out && sa_in->peer_address != sa_out->peer_address) {
+            fail(group["sa_out"], join(path, "sa_out"),
+                 "peer " + format_ipv4(sa_out->peer_address) + " of SA " + quoted(sa_out->name) + " (line " +
+                     std::to_string(sa_out->line) + ") differs from peer " + format_ipv4(sa_in->peer_address) +
+                     " of sa_in " + quoted(sa_in->name) + " (line " + std::to_string(sa_in->line) +
+                     "); both SAs are the client's");
+            check(false);
+        }
+
+        // RFC 2661: a data session's tunnel and session ids are non-zero; 0 is for control messages.
+        auto read_id = [&](const char* key, uint16_t& out) {
+            const Setting* s = require(group, path, key);
+            std::optional<int64_t> v;
+            if (s) v = integer_in_range(*s, join(path, key), 1, 65535);
+            if (v) out = static_cast<uint16_t>(*v);
+            check(v.has_value());
+            return v.has_value();
+        };
+        bool tunnel_id_ok = read_id("tunnel_id", session.tunnel_id);
+        bool session_id_ok = read_id("session_id", session.session_id);
+        read_id("peer_tunnel_id", session.peer_tunnel_id);
+        read_id("peer_session_id", session.peer_session_id);
+        if (sa_in && tunnel_id_ok && session_id_ok) {
+            auto same = first_match(sessions, [&](const StaticSession& o) {
+                return o.sa_in == session.sa_in && o.tunnel_id == session.tunnel_id &&
+                       o.session_id == session.session_id;
+            });
+            if (same) {
+                fail(group["session_id"], join(path, "session_id"),
+                     "sa_in " + quoted(session.sa_in) + ", tunnel_id " + std::to_string(session.tunnel_id) +
+                         " and session_id " + std::to_string(session.session_id) + " are already those of session " +
+                         quoted(same->name) + " (line " + std::to_string(same->line) +
+                         "); received L2TP data is looked up by all three");
+                check(false);
+            }
+        }
+
+        const Setting* ipv4 = find(group, "client_ipv4");
+        if (ipv4) {
+            std::string p = join(path, "client_ipv4");
+            auto a = address(*ipv4, p);
+            if (a) {
+                auto same = first_match(sessions, [&](const StaticSession& o) { return o.client_ipv4 == *a; });
+                if (same) {
+                    fail(*ipv4, p,
+                         format_ipv4(*a) + " is already the address of session " + quoted(same->name) + " (line " +
+                             std::to_string(same->line) + ")");
+                    a.reset();
+                }
+            }
+            check(a.has_value());
+            if (a) session.client_ipv4 = *a;
+        }
+        const Setting* ipv6 = find(group, "client_ipv6_prefix");
+        if (ipv6) {
+            std::string p = join(path, "client_ipv6_prefix");
+            auto prefix = ipv6_prefix(*ipv6, p);
+            if (prefix) {
+                auto same = first_match(sessions, [&](const StaticSession& o) {
+                    return o.client_ipv6_prefix_length == prefix->length && o.client_ipv6_prefix == prefix->address;
+                });
+                if (same) {
+                    fail(*ipv6, p,
+                         format_ipv6(prefix->address) + "/" + std::to_string(prefix->length) +
+                             " is already the prefix of session " + quoted(same->name) + " (line " +
+                             std::to_string(same->line) + ")");
+                    prefix.reset();
+                }
+            }
+            check(prefix.has_value());
+            if (prefix) {
+                session.client_ipv6_prefix = prefix->address;
+                session.client_ipv6_prefix_length = static_cast<uint8_t>(prefix->length);
+            }
+        }
+        if (!ipv4 && !ipv6) {
+            fail(group, path, "neither client_ipv4 nor client_ipv6_prefix given (at least one is required)");
+            check(false);
+        }
+
+        // 576: RFC 791 minimum reassembly size; 1500: RFC 1661 6.1 default MRU.
+        if (const Setting* s = find(group, "mtu")) {
+            std::string p = join(path, "mtu");
+            if (auto v = integer_in_range(*s, p, 576, 1500)) {
+                if (ipv6 && *v < 1280)
+                    fail(*s, p,
+                         std::to_string(*v) + " is below 1280, the IPv6 minimum link MTU (RFC 8200 5), and "
+                                              "client_ipv6_prefix is given");
+                else
+                    session.mtu = static_cast<uint16_t>(*v);
+            }
+        }
+        if (const Setting* s = find(group, "mss_clamp")) {
+            std::string p = join(path, "mss_clamp");
+            // 536: the default MSS (RFC 879, 576 - 40); 0 derives the clamp from mtu.
+            if (auto v = integer(*s, p)) {
+                if (v->value == 0 || (v->value >= 536 && v->value <= 9000))
+                    session.mss_clamp = static_cast<uint16_t>(v->value);
+                else
+                    fail(*s, p, v->text + " is out of range (0, or 536..9000)");
+            }
+        }
+        read_bool(group, path, "sequencing", session.sequencing);
+
+        // As with SAs, only complete sessions are kept for the duplicate checks.
+        if (ok) sessions.push_back(std::move(session));
+    }
+
+    // A session's sa_in or sa_out: the name of a static SA of that direction.
+    const StaticSa* session_sa(const Setting& group, const std::string& path, const char* key, SaDirection direction,
+                               const IpsecConfig& ipsec) {
+        const Setting* s = require(group, path, key);
+        if (!s) return nullptr;
+        std::string p = join(path, key);
+        auto name = nonempty_string(*s, p);
+        if (!name) return nullptr;
+        const bool inbound = direction == SaDirection::Inbound;
+        const std::string not_one = quoted(*name) + " is not an " + (inbound ? "inbound" : "outbound") +
+                                    " SA in ipsec.static_sas";
+        const StaticSa* sa = first_match(ipsec.static_sas, [&](const StaticSa& o) { return o.name == *name; });
+        if (!sa) {
+            // An SA already reported as wrong is not reported again through every session using it.
+            bool reported = static_sas_unreadable_ || std::find(rejected_sa_names_.begin(), rejected_sa_names_.end(),
+                                                                *name) != rejected_sa_names_.end();
+            if (!reported) fail(*s, p, not_one);
+            return nullptr;
+        }
+        if (sa->direction != direction) {
+            fail(*s, p,
+                 not_one + " (it is " + (inbound ? "outbound" : "inbound") + ", line " + std::to_string(sa->line) +
+                     ")");
+            return nullptr;
+        }
+        return sa;
+    }
+
+    // "2001:db8:1::/64": length 1..128, no bits set beyond it.
+    std::optional<Ipv6Prefix> ipv6_prefix(const Setting& s, const std::string& path) {
+        auto text = string(s, path);
+        if (!text) return std::nullopt;
+        auto prefix = parse_ipv6_prefix(*text);
+        if (!prefix) {
+            fail(s, path, quoted(*text) + " is not an IPv6 prefix (like \"2001:db8:1::/64\")");
+            return std::nullopt;
+        }
+        std::string length = std::to_string(prefix->length);
+        if (prefix->length < 1 || prefix->length > 128) {
+            fail(s, path, "prefix length " + length + " of " + quoted(*text) + " is out of range (1..128)");
+            return std::nullopt;
+        }
+        auto network = ipv6_network(prefix->address, prefix->length);
+        if (network != prefix->address) {
+            fail(s, path,
+                 quoted(*text) + " has bits set beyond the /" + length + " (did you mean " +
+                     quoted(format_ipv6(network) + "/" + length) + "?)");
+            return std::nullopt;
+        }
+        return prefix;
     }
 };
 

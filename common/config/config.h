@@ -34,6 +34,7 @@ struct DataplaneConfig {
     uint16_t burst_size = 32;
     uint32_t max_sas = 204800;           // SA table capacity
     uint32_t stats_interval = 0;         // seconds between stats prints, 0 = only at exit
+    uint32_t max_sessions = 131072;      // session table capacity
     PortConfig access;                   // internet side: IKE, ESP, NAT-T
     PortConfig core;                     // LAN / uplink side: clients' inner traffic
 };
@@ -60,6 +61,30 @@ struct StaticSa {
     int line = 0;                        // where it was defined, for messages
 };
 
+// A static L2TP session (for tests, benchmarks and pktgen runs), bound to a
+// pair of static SAs: what the control plane installs at run time once IKE,
+// L2TP control and PPP have negotiated it.
+struct StaticSession {
+    std::string name;
+    std::string sa_in;                   // name of the inbound static SA the client sends through
+    std::string sa_out;                  // name of the outbound static SA we answer through
+    uint16_t tunnel_id = 0;              // ours (RFC 2661: the id the client puts in its headers)
+    uint16_t session_id = 0;             // ours
+    uint16_t peer_tunnel_id = 0;         // the client's, put in what we send
+    uint16_t peer_session_id = 0;        // the client's
+    Ipv4Address client_ipv4 = 0;         // the address IPCP gave the client; 0 = none
+    std::array<uint8_t, 16> client_ipv6_prefix{};  // IPv6CP/DHCPv6-PD prefix; length 0 = none
+    uint8_t client_ipv6_prefix_length = 0;
+    uint16_t mtu = 1400;                 // PPP MTU towards the client (LCP MRU the client asked for)
+    uint16_t mss_clamp = 0;              // TCP MSS clamp, 0 = derived from mtu (mtu - 40 / - 60)
+    bool sequencing = false;             // send L2TP data with Ns/Nr (S bit), RFC 2661 5.4
+    int line = 0;
+};
+
+struct L2tpConfig {
+    std::vector<StaticSession> static_sessions;
+};
+
 struct IpsecConfig {
     uint32_t replay_window = 1024;       // bits, RFC 4303 3.4.3; 0 disables anti-replay
     std::vector<StaticSa> static_sas;
@@ -69,6 +94,7 @@ struct Config {
     std::string path;
     DataplaneConfig dataplane;
     IpsecConfig ipsec;
+    L2tpConfig l2tp;
 };
 
 // Largest replay window we accept, in bits.

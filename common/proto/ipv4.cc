@@ -40,6 +40,32 @@ void write_ipv4_header(uint8_t* p, uint32_t source, uint32_t destination, uint8_
     write_u16(p + 10, internet_checksum(p, kIpv4MinHeaderSize));
 }
 
+size_t write_ipv4_fragment(uint8_t* out, size_t cap, const uint8_t* ip, size_t len, size_t offset, uint16_t mtu,
+                           size_t& next) {
+    next = 0;
+    Ipv4Header h;
+    if (parse_ipv4(ip, len, h) != Ipv4Error::Ok || (h.flags_fragment & kIpv4DontFragment)) return 0;
+    const size_t payload_total = h.total_length - h.header_length;
+    if (mtu < h.header_length + 8u || offset >= payload_total || offset % 8) return 0;
+    const size_t max_chunk = (mtu - h.header_length) / 8 * 8;
+    const size_t chunk = payload_total - offset < max_chunk ? payload_total - offset : max_chunk;
+    const size_t fragment_len = h.header_length + chunk;
+    if (fragment_len > cap) return 0;
+    const bool more = offset + chunk < payload_total;
+    // A fragment of a fragment keeps the original's place and its MF bit.
+    const size_t original_offset = (h.flags_fragment & kIpv4FragmentOffsetMask) * 8u;
+    const bool original_more = h.flags_fragment & kIpv4MoreFragments;
+    std::memcpy(out, ip, h.header_length);
+    std::memcpy(out + h.header_length, ip + h.header_length + offset, chunk);
+    write_u16(out + 2, static_cast<uint16_t>(fragment_len));
+    write_u16(out + 6, static_cast<uint16_t>(((more || original_more) ? kIpv4MoreFragments : 0) |
+                                             ((original_offset + offset) / 8)));
+    write_u16(out + 10, 0);
+    write_u16(out + 10, internet_checksum(out, h.header_length));
+    next = more ? offset + chunk : 0;
+    return fragment_len;
+}
+
 bool parse_udp(const uint8_t* p, size_t len, UdpHeader& out) {
     if (len < kUdpHeaderSize) return false;
     out.source_port = load_u16(p);

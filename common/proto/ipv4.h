@@ -96,6 +96,15 @@ inline uint16_t checksum_replace_address(uint16_t checksum, uint32_t old_address
 void write_ipv4_header(uint8_t* p, uint32_t source, uint32_t destination, uint8_t protocol, uint16_t total_length,
                        uint8_t ttl, uint16_t identification, uint16_t flags_fragment);
 
+// RFC 791 3.2 fragmentation: writes the fragment of the IPv4 packet (ip, len)
+// whose payload starts at byte offset, sized for mtu, into out; next is set to
+// the following fragment's offset, or 0 after the last. Returns the
+// fragment's length, 0 if it cannot be made (DF set, MTU below the header +
+// 8 bytes, out too small, packet unparsable). The header, options included,
+// is repeated in every fragment.
+size_t write_ipv4_fragment(uint8_t* out, size_t cap, const uint8_t* ip, size_t len, size_t offset, uint16_t mtu,
+                           size_t& next);
+
 struct UdpHeader {
     uint16_t source_port;       // host order
     uint16_t destination_port;  // host order

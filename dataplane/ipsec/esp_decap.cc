@@ -1,7 +1,7 @@
 // Upstream ESP (DESIGN.md, upstream step 2), a burst at a time: SPI lookup,
 // anti-replay check, authenticate and decrypt through IPsec-MB, window update
-// after the ICV verified, padding check, then the transport-mode packet goes
-// out of the core port.
+// after the ICV verified, padding check, then the transport-mode payload goes
+// to L2TP.
 #include <cstring>
 
 #include <rte_mbuf.h>
@@ -25,41 +25,22 @@ bool count_replay_verdict(WorkerCounters& c, ReplayVerdict v) {
     return false;
 }
 
-// Transport mode (RFC 4303 3.1.1): the IP header stays, the ESP header, IV
-// and trailer go, and the protocol becomes ESP's next header.
-void forward_transport(WorkerContext& ctx, EspInflight& f, const EspPlaintext& pt) {
+// Transport mode (RFC 4303 3.1.1): what ESP protected is the UDP datagram
+// that followed the outer IP header. The frame shrinks to exactly that and
+// goes to L2TP with its SA, which the session must belong to.
+void hand_to_l2tp(WorkerContext& ctx, EspInflight& f, const EspPlaintext& pt) {
     rte_mbuf* m = f.mbuf;
     uint8_t* frame = rte_pktmbuf_mtod(m, uint8_t*);
-    const uint8_t* outer = frame + proto::kEthernetHeaderSize;
-    uint32_t source, destination;  // network byte order
-    std::memcpy(&source, outer + 12, 4);
-    std::memcpy(&destination, outer + 16, 4);
-    const uint8_t ttl = outer[8];
-    const uint16_t identification = proto::load_u16(outer + 4);
-
-    uint8_t* payload = f.esp + pt.payload_offset;
-    if (pt.next_header == proto::kIpProtoUdp) {
-        if (pt.payload_len < proto::kUdpHeaderSize) {
-            ++ctx.counters.rx_udp_header_drops;
-            rte_pktmbuf_free(m);
-            return;
-        }
-        // RFC 3948 3.1.2: behind NAT the sender's UDP checksum covers its
-        // private address; checksum 0 is legal for IPv4 UDP.
-        if (f.sa->udp_encap) proto::write_u16(payload + 6, 0);
-    }
-    const uint16_t headers = proto::kEthernetHeaderSize + proto::kIpv4MinHeaderSize;
-    rte_pktmbuf_adj(m, static_cast<uint16_t>(payload - frame - headers));
-    rte_pktmbuf_trim(m, static_cast<uint16_t>(rte_pktmbuf_data_len(m) - headers - pt.payload_len));
-    uint8_t* out = rte_pktmbuf_mtod(m, uint8_t*);
-    proto::write_ethernet_header(out, ctx.dp->core.gateway_mac, ctx.dp->core.mac, proto::kEtherTypeIpv4);
-    proto::write_ipv4_header(out + proto::kEthernetHeaderSize, source, destination, pt.next_header,
-                             static_cast<uint16_t>(proto::kIpv4MinHeaderSize + pt.payload_len), ttl, identification,
-                             0);
+    const uint8_t* payload = f.esp + pt.payload_offset;
+    rte_pktmbuf_adj(m, static_cast<uint16_t>(payload - frame));
+    rte_pktmbuf_trim(m, static_cast<uint16_t>(rte_pktmbuf_data_len(m) - pt.payload_len));
     ++ctx.counters.rx_esp_decrypted;
     ++f.sa->counters.packets;
     f.sa->counters.bytes += pt.payload_len;
-    ctx.core_tx.add(m);
+    L2tpBatch& out = ctx.to_l2tp;
+    out.mbuf[out.count] = m;
+    out.sa[out.count] = f.sa;
+    ++out.count;
 }
 
 void complete_decrypt(WorkerContext& ctx, const IMB_JOB* job) {
@@ -78,7 +59,7 @@ void complete_decrypt(WorkerContext& ctx, const IMB_JOB* job) {
         else if (pt.next_header != proto::kIpProtoUdp) ++c.rx_esp_next_header_drops;
         else forward = true;
     }
-    if (forward) forward_transport(ctx, f, pt);
+    if (forward) hand_to_l2tp(ctx, f, pt);
     else rte_pktmbuf_free(f.mbuf);
 }
 
@@ -147,6 +128,7 @@ void esp_decap(WorkerContext& ctx, EspBatch& batch) {
         submit_job(imb, [&](const IMB_JOB* done) { complete_decrypt(ctx, done); });
     }
     flush_jobs(imb, [&](const IMB_JOB* done) { complete_decrypt(ctx, done); });
+    if (ctx.to_l2tp.count) l2tp_decap(ctx, ctx.to_l2tp);
 }
 
 }  // namespace conc::dp

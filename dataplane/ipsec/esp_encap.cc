@@ -1,7 +1,7 @@
-// Downstream ESP (DESIGN.md, downstream), a burst at a time: a core-port
-// packet is looked up by destination among outbound SAs, gets the next
-// sequence number, is encrypted in transport mode through IPsec-MB and leaves
-// the access port under a new outer header (+ UDP 4500 for NAT-T SAs).
+// Downstream ESP (DESIGN.md, downstream), a burst at a time: the UDP datagram
+// carrying L2TP gets its SA's next sequence number, is encrypted in transport
+// mode through IPsec-MB and leaves the access port under the outer IPv4
+// header to the client's (NAT) address, + UDP 4500 for NAT-T SAs.
 #include <cstring>
 
 #include <rte_mbuf.h>
@@ -17,60 +17,6 @@ namespace {
 
 inline constexpr uint8_t kOuterTtl = 64;
 
-struct CorePacket {
-    uint16_t l4_offset;
-    uint16_t l4_len;
-    uint8_t protocol;
-    uint32_t source;  // network byte order
-};
-
-// Transport mode sends the L4 payload under our address instead of the core
-// host's: its checksum covers the pseudo-header, so it follows (RFC 1624).
-void fix_l4_checksum(uint8_t* l4, uint16_t l4_len, uint8_t protocol, uint32_t old_source, uint32_t new_source) {
-    size_t offset;
-    if (protocol == proto::kIpProtoUdp && l4_len >= proto::kUdpHeaderSize) offset = 6;
-    else if (protocol == proto::kIpProtoTcp && l4_len >= 20) offset = 16;
-    else return;
-    const uint16_t old_checksum = proto::load_u16(l4 + offset);
-    if (protocol == proto::kIpProtoUdp && old_checksum == 0) return;  // none computed: stays none
-    uint16_t updated = proto::checksum_replace_address(old_checksum, old_source, new_source);
-    if (protocol == proto::kIpProtoUdp && updated == 0) updated = 0xFFFF;  // RFC 768: 0 means none
-    proto::write_u16(l4 + offset, updated);
-}
-
-// Validates the frame and trims Ethernet padding; false = counted and freed.
-bool parse_core_frame(WorkerContext& ctx, rte_mbuf* m, CorePacket& out, uint32_t& destination) {
-    WorkerCounters& c = ctx.counters;
-    if (m->nb_segs > 1 && rte_pktmbuf_linearize(m) != 0) {
-        ++c.tx_esp_too_big_drops;
-        return false;
-    }
-    const uint8_t* frame = rte_pktmbuf_mtod(m, const uint8_t*);
-    const size_t len = rte_pktmbuf_data_len(m);
-    if (len < proto::kEthernetHeaderSize || proto::load_u16(frame + 12) != proto::kEtherTypeIpv4) {
-        ++c.rx_non_ip_drops;
-        return false;
-    }
-    proto::Ipv4Header ip;
-    if (proto::parse_ipv4(frame + proto::kEthernetHeaderSize, len - proto::kEthernetHeaderSize, ip) !=
-        proto::Ipv4Error::Ok) {
-        ++c.rx_ip_header_drops;
-        return false;
-    }
-    // Transport mode carries one L4 payload; a fragment has none whole.
-    if (ip.is_fragment()) {
-        ++c.rx_ip_fragment_drops;
-        return false;
-    }
-    rte_pktmbuf_trim(m, static_cast<uint16_t>(len - proto::kEthernetHeaderSize - ip.total_length));
-    out.l4_offset = static_cast<uint16_t>(proto::kEthernetHeaderSize + ip.header_length);
-    out.l4_len = static_cast<uint16_t>(ip.total_length - ip.header_length);
-    out.protocol = ip.protocol;
-    out.source = ip.source;
-    destination = ip.destination;
-    return true;
-}
-
 void complete_encrypt(WorkerContext& ctx, const IMB_JOB* job) {
     EspInflight& f = *static_cast<EspInflight*>(job->user_data);
     if (finish_encrypt(job, *f.sa, f.esp, f.esp_len, f.scratch) != EspStatus::Ok) {
@@ -84,32 +30,18 @@ void complete_encrypt(WorkerContext& ctx, const IMB_JOB* job) {
 
 }  // namespace
 
-void core_receive(WorkerContext& ctx, rte_mbuf** packets, uint16_t n) {
+void esp_encap(WorkerContext& ctx, EspEncapBatch& batch) {
     WorkerCounters& c = ctx.counters;
-    CorePacket parsed[kMaxBurst];
-    uint32_t destinations[kMaxBurst] = {};  // zeroed: GCC cannot see that only [0, count) is read
-    SecurityAssociation* sas[kMaxBurst];
-    uint16_t count = 0;
-    c.rx_core_packets += n;
-    for (uint16_t i = 0; i < n; ++i) {
-        if (parse_core_frame(ctx, packets[i], parsed[count], destinations[count])) packets[count++] = packets[i];
-        else rte_pktmbuf_free(packets[i]);
-    }
-    ctx.dp->sas.lookup_outbound(destinations, count, sas);
-    const SecurityAssociation* previous = nullptr;
-    for (uint16_t i = 0; i < count; ++i) prefetch_security_association(sas[i], parsed[i].l4_len, previous);
-
     IMB_MGR* imb = ctx.imb;
     const PortState& access = ctx.dp->access;
+    const SecurityAssociation* previous = nullptr;
+    for (uint16_t i = 0; i < batch.count; ++i)
+        prefetch_security_association(batch.sa[i], rte_pktmbuf_data_len(batch.mbuf[i]), previous);
+
     unsigned inflight = 0;
-    for (uint16_t i = 0; i < count; ++i) {
-        rte_mbuf* m = packets[i];
-        SecurityAssociation* sa = sas[i];
-        if (!sa) {
-            ++c.tx_esp_no_sa_drops;
-            rte_pktmbuf_free(m);
-            continue;
-        }
+    for (uint16_t i = 0; i < batch.count; ++i) {
+        rte_mbuf* m = batch.mbuf[i];
+        SecurityAssociation* sa = batch.sa[i];
         // RFC 4303 3.3.3: the sequence number never cycles; an exhausted SA
         // stops sending until it is rekeyed.
         const uint64_t seq = sa->next_sequence.fetch_add(1, std::memory_order_relaxed);
@@ -118,31 +50,25 @@ void core_receive(WorkerContext& ctx, rte_mbuf** packets, uint16_t n) {
             rte_pktmbuf_free(m);
             continue;
         }
-        const CorePacket& p = parsed[i];
-        if (p.source != sa->local_address)
-            fix_l4_checksum(rte_pktmbuf_mtod_offset(m, uint8_t*, p.l4_offset), p.l4_len, p.protocol, p.source,
-                            sa->local_address);
+        const uint16_t payload_len = rte_pktmbuf_data_len(m);
         const uint16_t udp_size = sa->udp_encap ? proto::kUdpHeaderSize : 0;
         const uint16_t headers = static_cast<uint16_t>(proto::kEthernetHeaderSize + proto::kIpv4MinHeaderSize +
                                                        udp_size + esp_header_room(*sa));
-        const uint32_t trailer = esp_trailer_room(*sa, p.l4_len);
-        const uint32_t outer_len = headers - proto::kEthernetHeaderSize + p.l4_len + trailer;
-        bool room = outer_len <= ctx.dp->config->dataplane.access.mtu;
-        if (room && headers > p.l4_offset) room = rte_pktmbuf_prepend(m, headers - p.l4_offset) != nullptr;
-        else if (room) rte_pktmbuf_adj(m, static_cast<uint16_t>(p.l4_offset - headers));
-        if (room) room = rte_pktmbuf_append(m, static_cast<uint16_t>(trailer)) != nullptr;
-        if (!room) {
-            ++c.tx_esp_too_big_drops;
-            rte_pktmbuf_free(m);
-            continue;
-        }
-
+        const uint32_t trailer = esp_trailer_room(*sa, payload_len);
+        const uint32_t outer_len = headers - proto::kEthernetHeaderSize + payload_len + trailer;
         const uint8_t* iv = sa->cipher_mode == IMB_CIPHER_GCM ? nullptr : ctx.ivs.take(sa->iv_size);
         if (sa->cipher_mode != IMB_CIPHER_GCM && !iv) {
             ++c.tx_esp_crypto_error_drops;
             rte_pktmbuf_free(m);
             continue;
         }
+        if (outer_len > ctx.dp->config->dataplane.access.mtu || !rte_pktmbuf_prepend(m, headers) ||
+            !rte_pktmbuf_append(m, static_cast<uint16_t>(trailer))) {
+            ++c.tx_esp_too_big_drops;
+            rte_pktmbuf_free(m);
+            continue;
+        }
+
         uint8_t* frame = rte_pktmbuf_mtod(m, uint8_t*);
         uint8_t* ip = frame + proto::kEthernetHeaderSize;
         EspInflight& f = ctx.inflight[inflight];
@@ -151,7 +77,7 @@ void core_receive(WorkerContext& ctx, rte_mbuf** packets, uint16_t n) {
         f.esp = ip + proto::kIpv4MinHeaderSize + udp_size;
         f.seq = static_cast<uint32_t>(seq);
         IMB_JOB* job = IMB_GET_NEXT_JOB(imb);
-        f.esp_len = prepare_encrypt_job(job, *sa, f.esp, p.l4_len, p.protocol, f.seq, iv, f.scratch);
+        f.esp_len = prepare_encrypt_job(job, *sa, f.esp, payload_len, proto::kIpProtoUdp, f.seq, iv, f.scratch);
         job->user_data = &f;
 
         proto::write_ethernet_header(frame, access.gateway_mac, access.mac, proto::kEtherTypeIpv4);
@@ -163,11 +89,12 @@ void core_receive(WorkerContext& ctx, rte_mbuf** packets, uint16_t n) {
                                     rte_be_to_cpu_16(sa->peer_port),
                                     static_cast<uint16_t>(proto::kUdpHeaderSize + f.esp_len));
         ++sa->counters.packets;
-        sa->counters.bytes += p.l4_len;
+        sa->counters.bytes += payload_len;
         ++inflight;
         submit_job(imb, [&](const IMB_JOB* done) { complete_encrypt(ctx, done); });
     }
     flush_jobs(imb, [&](const IMB_JOB* done) { complete_encrypt(ctx, done); });
+    batch.count = 0;
 }
 
 }  // namespace conc::dp

@@ -1,5 +1,7 @@
 #include "dataplane/ipsec/sa_table.h"
 
+#include "dataplane/bulk_lookup.h"
+
 #include <arpa/inet.h>
 
 #include <cstdio>
@@ -38,15 +40,13 @@ SaTable::~SaTable() {
         rte_free(sas_);
     }
     rte_hash_free(by_spi_);
-    rte_hash_free(by_peer_);
 }
 
 bool SaTable::create(const char* name, uint32_t capacity, int socket, const char** why) {
     sas_ = static_cast<SecurityAssociation*>(
         rte_zmalloc_socket(name, sizeof(SecurityAssociation) * capacity, alignof(SecurityAssociation), socket));
     by_spi_ = create_hash(name, "spi", capacity, socket);
-    by_peer_ = create_hash(name, "peer", capacity, socket);
-    if (!sas_ || !by_spi_ || !by_peer_) {
+    if (!sas_ || !by_spi_) {
         *why = "out of hugepage memory for the SA table (lower dataplane.max_sas or reserve more hugepages)";
         return false;
     }
@@ -55,7 +55,7 @@ bool SaTable::create(const char* name, uint32_t capacity, int socket, const char
 }
 
 bool SaTable::install(IMB_MGR* mgr, const config::StaticSa& spec, uint32_t default_local_address,
-                      uint32_t replay_window, const char** why) {
+                      uint32_t replay_window, uint32_t& index, const char** why) {
     if (used_ == capacity_) {
         *why = "SA table full (dataplane.max_sas)";
         return false;
@@ -64,8 +64,6 @@ bool SaTable::install(IMB_MGR* mgr, const config::StaticSa& spec, uint32_t defau
     if (!key_security_association(mgr, spec, default_local_address, *sa, why)) return false;
 
     const uint32_t spi_net = htonl(spec.spi);
-    const uint32_t peer_net = sa->peer_address;
-    int rc;
     if (spec.direction == config::SaDirection::Inbound) {
         uint64_t* bitmap = nullptr;
         if (replay_window) {
@@ -77,38 +75,19 @@ bool SaTable::install(IMB_MGR* mgr, const config::StaticSa& spec, uint32_t defau
             }
         }
         sa->replay.init(bitmap, replay_window);
-        rc = rte_hash_add_key_data(by_spi_, &spi_net, reinterpret_cast<void*>(uintptr_t{used_}));
-    } else {
-        rc = rte_hash_add_key_data(by_peer_, &peer_net, reinterpret_cast<void*>(uintptr_t{used_}));
+        if (rte_hash_add_key_data(by_spi_, &spi_net, reinterpret_cast<void*>(uintptr_t{used_})) < 0) {
+            *why = "SA hash insert failed";
+            return false;
+        }
     }
-    if (rc < 0) {
-        *why = "SA hash insert failed";
-        return false;
-    }
-    ++used_;
+    // Outbound SAs are reached through their session, not looked up.
+    index = used_++;
     return true;
 }
 
-void SaTable::lookup(const rte_hash* hash, SecurityAssociation* sas, const uint32_t* keys, unsigned n,
-                     SecurityAssociation** out) {
-    const void* key_pointers[RTE_HASH_LOOKUP_BULK_MAX];
-    void* data[RTE_HASH_LOOKUP_BULK_MAX];
-    for (unsigned base = 0; base < n; base += RTE_HASH_LOOKUP_BULK_MAX) {
-        const unsigned count = n - base < RTE_HASH_LOOKUP_BULK_MAX ? n - base : RTE_HASH_LOOKUP_BULK_MAX;
-        for (unsigned i = 0; i < count; ++i) key_pointers[i] = &keys[base + i];
-        uint64_t hits = 0;
-        rte_hash_lookup_bulk_data(hash, key_pointers, count, &hits, data);
-        for (unsigned i = 0; i < count; ++i)
-            out[base + i] = (hits >> i & 1) ? &sas[reinterpret_cast<uintptr_t>(data[i])] : nullptr;
-    }
-}
-
 void SaTable::lookup_inbound(const uint32_t* spis_net, unsigned n, SecurityAssociation** out) const {
-    lookup(by_spi_, sas_, spis_net, n, out);
+    bulk_lookup(by_spi_, sas_, spis_net, n, out);
 }
 
-void SaTable::lookup_outbound(const uint32_t* peers_net, unsigned n, SecurityAssociation** out) const {
-    lookup(by_peer_, sas_, peers_net, n, out);
-}
 
 }  // namespace conc::dp

@@ -1,6 +1,6 @@
-// The SA database: SAs in one array in hugepage memory, found by SPI for
-// inbound packets and by peer address for outbound ones. The main lcore is
-// the only writer; workers read through lock-free rte_hash lookups.
+// The SA database: SAs in one array in hugepage memory; inbound ones found by
+// SPI, outbound ones reached from their L2TP session. The main lcore is the
+// only writer; workers read through lock-free rte_hash lookups.
 #pragma once
 
 #include <cstdint>
@@ -22,27 +22,25 @@ public:
     // (tests) apart. Returns false with a message on failure.
     bool create(const char* name, uint32_t capacity, int socket, const char** why);
 
-    // Keys and installs a static SA; replay_window in bits (inbound).
+    // Keys and installs a static SA; replay_window in bits (inbound). Its
+    // table index is written to index.
     bool install(IMB_MGR* mgr, const config::StaticSa& spec, uint32_t default_local_address, uint32_t replay_window,
-                 const char** why);
+                 uint32_t& index, const char** why);
 
-    // Bulk lookups for a burst. spis_net / peers_net in network byte order as
-    // read from the packet; out[i] is nullptr where there is no SA.
+    // Bulk lookup for a burst, SPIs in network byte order as read from the
+    // packet; out[i] is nullptr where there is no SA.
     void lookup_inbound(const uint32_t* spis_net, unsigned n, SecurityAssociation** out) const;
-    void lookup_outbound(const uint32_t* peers_net, unsigned n, SecurityAssociation** out) const;
 
     uint32_t capacity() const { return capacity_; }
     uint32_t size() const { return used_; }
     SecurityAssociation& at(uint32_t index) { return sas_[index]; }
     const SecurityAssociation& at(uint32_t index) const { return sas_[index]; }
 
-private:
-    static void lookup(const rte_hash* hash, SecurityAssociation* sas, const uint32_t* keys, unsigned n,
-                       SecurityAssociation** out);
+    uint32_t index_of(const SecurityAssociation* sa) const { return static_cast<uint32_t>(sa - sas_); }
 
+private:
     SecurityAssociation* sas_ = nullptr;
     rte_hash* by_spi_ = nullptr;
-    rte_hash* by_peer_ = nullptr;
     uint32_t capacity_ = 0;
     uint32_t used_ = 0;
 };

@@ -5,10 +5,13 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <utility>
+#include <vector>
 
 #include "common/config/config.h"
 
@@ -32,6 +35,43 @@ std::string gcm_sa(const std::string& name, const std::string& direction, const 
     return "{ name = \"" + name + "\"; direction = \"" + direction + "\"; spi = " + spi +
            "; cipher = \"aes128gcm16\"; cipher_key = \"0x000102030405060708090a0b0c0d0e0f10111213\"; peer = \"" + peer +
            "\"; " + extra + "}";
+}
+
+// Lines 3-6: static SAs for two clients, in1/out1 (203.0.113.10) and in2/out2
+// (203.0.113.11). Line 8: the l2tp section with `l2tp_settings`; static
+// sessions one per line from line 9 on.
+std::string with_sessions(const std::string& sessions, const std::string& l2tp_settings = "") {
+    return kDataplane + "ipsec: { static_sas = (\n" + gcm_sa("in1", "in", "0x1001", "203.0.113.10") + ",\n" +
+           gcm_sa("out1", "out", "0x2001", "203.0.113.10") + ",\n" + gcm_sa("in2", "in", "0x1002", "203.0.113.11") +
+           ",\n" + gcm_sa("out2", "out", "0x2002", "203.0.113.11") + "\n); };\n" +
+           "l2tp: { " + l2tp_settings + "static_sessions = (\n" + sessions + "\n); };\n";
+}
+
+using Settings = std::vector<std::pair<std::string, std::string>>;
+
+// One static session on one line: a valid session "s" on in1/out1, with
+// `changes` replacing settings, adding new ones, or (given "") leaving them out.
+std::string session(const Settings& changes = {}) {
+    Settings settings = {{"name", "\"s\""},        {"sa_in", "\"in1\""},           {"sa_out", "\"out1\""},
+                         {"tunnel_id", "1"},        {"session_id", "1"},           {"peer_tunnel_id", "100"},
+                         {"peer_session_id", "200"}, {"client_ipv4", "\"100.64.0.1\""}};
+    for (const auto& [key, value] : changes) {
+        auto it = std::find_if(settings.begin(), settings.end(), [&](const auto& kv) { return kv.first == key; });
+        if (it == settings.end())
+            settings.emplace_back(key, value);
+        else
+            it->second = value;
+    }
+    std::string text = "{ ";
+    for (const auto& [key, value] : settings)
+        if (!value.empty()) text += key + " = " + value + "; ";
+    return text + "}";
+}
+
+// A dataplane section on line 1 with `extra` settings.
+std::string dataplane_with(const std::string& extra) {
+    return "dataplane: { workers = [1]; " + extra + " access: { device = \"a\"; address = \"1.2.3.4\"; }; " +
+           "core: { device = \"b\"; address = \"10.0.0.1\"; }; };\n";
 }
 
 std::string all_errors(const LoadResult& r) {
@@ -122,6 +162,25 @@ class ConfigTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(direction_specific_settings);
     CPPUNIT_TEST(ports_only_with_udp_encap);
     CPPUNIT_TEST(multiple_errors_collected_in_line_order);
+    CPPUNIT_TEST(max_sessions_default_and_range);
+    CPPUNIT_TEST(static_session_defaults);
+    CPPUNIT_TEST(static_session_all_settings);
+    CPPUNIT_TEST(l2tp_wrong_types);
+    CPPUNIT_TEST(l2tp_unknown_settings);
+    CPPUNIT_TEST(session_required_settings);
+    CPPUNIT_TEST(session_name_unique);
+    CPPUNIT_TEST(session_ids_range);
+    CPPUNIT_TEST(session_sa_in_must_be_inbound);
+    CPPUNIT_TEST(session_sa_out_must_be_outbound);
+    CPPUNIT_TEST(session_sas_must_have_the_same_peer);
+    CPPUNIT_TEST(session_ids_unique_per_inbound_sa);
+    CPPUNIT_TEST(session_needs_a_client_address);
+    CPPUNIT_TEST(session_client_ipv4_valid_and_unique);
+    CPPUNIT_TEST(session_ipv6_prefix_syntax);
+    CPPUNIT_TEST(session_ipv6_prefix_host_bits);
+    CPPUNIT_TEST(session_ipv6_prefix_unique);
+    CPPUNIT_TEST(session_mtu_and_mss_clamp);
+    CPPUNIT_TEST(session_not_reported_again_for_a_rejected_sa);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -140,6 +199,7 @@ public:
         CPPUNIT_ASSERT_EQUAL(uint32_t{16383}, dp.mbufs);
         CPPUNIT_ASSERT_EQUAL(uint16_t{32}, dp.burst_size);
         CPPUNIT_ASSERT_EQUAL(uint32_t{204800}, dp.max_sas);
+        CPPUNIT_ASSERT_EQUAL(uint32_t{131072}, dp.max_sessions);
         CPPUNIT_ASSERT_EQUAL(uint32_t{10}, dp.stats_interval);
 
         CPPUNIT_ASSERT_EQUAL(std::string("0000:03:00.0"), dp.access.device);
@@ -185,6 +245,24 @@ public:
         CPPUNIT_ASSERT_EQUAL(uint8_t{0x99}, out.integrity_key[19]);
         CPPUNIT_ASSERT_EQUAL(uint32_t{1}, out.first_sequence);
         CPPUNIT_ASSERT_EQUAL(line_containing(path, "name = \"client1-out\"") - 1, out.line);
+
+        CPPUNIT_ASSERT_EQUAL(size_t{1}, c.l2tp.static_sessions.size());
+        const StaticSession& session = c.l2tp.static_sessions[0];
+        CPPUNIT_ASSERT_EQUAL(std::string("client1"), session.name);
+        CPPUNIT_ASSERT_EQUAL(std::string("client1-in"), session.sa_in);
+        CPPUNIT_ASSERT_EQUAL(std::string("client1-out"), session.sa_out);
+        CPPUNIT_ASSERT_EQUAL(uint16_t{1}, session.tunnel_id);
+        CPPUNIT_ASSERT_EQUAL(uint16_t{1}, session.session_id);
+        CPPUNIT_ASSERT_EQUAL(uint16_t{4001}, session.peer_tunnel_id);
+        CPPUNIT_ASSERT_EQUAL(uint16_t{4002}, session.peer_session_id);
+        CPPUNIT_ASSERT_EQUAL(std::string("100.64.0.10"), format_ipv4(session.client_ipv4));
+        CPPUNIT_ASSERT((session.client_ipv6_prefix ==
+                        std::array<uint8_t, 16>{0x20, 0x01, 0x0d, 0xb8, 0x01, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}));
+        CPPUNIT_ASSERT_EQUAL(uint8_t{64}, session.client_ipv6_prefix_length);
+        CPPUNIT_ASSERT_EQUAL(uint16_t{1400}, session.mtu);
+        CPPUNIT_ASSERT_EQUAL(uint16_t{0}, session.mss_clamp);
+        CPPUNIT_ASSERT(!session.sequencing);
+        CPPUNIT_ASSERT_EQUAL(line_containing(path, "name = \"client1\"") - 1, session.line);
     }
 
     void minimal_config_takes_defaults() {
@@ -203,6 +281,8 @@ public:
         CPPUNIT_ASSERT((c.dataplane.core.gateway_mac == MacAddress{}));
         CPPUNIT_ASSERT_EQUAL(uint32_t{1024}, c.ipsec.replay_window);
         CPPUNIT_ASSERT(c.ipsec.static_sas.empty());
+        CPPUNIT_ASSERT_EQUAL(uint32_t{131072}, c.dataplane.max_sessions);
+        CPPUNIT_ASSERT(c.l2tp.static_sessions.empty());
 
         // An address without a prefix length is a /32.
         auto r32 = load_string(
@@ -796,6 +876,345 @@ public:
         };
         CPPUNIT_ASSERT_EQUAL_MESSAGE("errors:" + all_errors(r), expected.size(), r.errors.size());
         for (size_t i = 0; i < expected.size(); ++i) CPPUNIT_ASSERT_EQUAL(expected[i], r.errors[i]);
+    }
+
+    void max_sessions_default_and_range() {
+        for (const char* bad : {"0", "4194305", "4294967297"}) {
+            auto r = load_string(dataplane_with(std::string("max_sessions = ") + bad + ";"), "t.conf");
+            ASSERT_ERROR(r, std::string("t.conf:1: dataplane.max_sessions: ") + bad + " is out of range (1..4194304)");
+            CPPUNIT_ASSERT_EQUAL(size_t{1}, r.errors.size());
+        }
+        for (uint32_t ok : {1u, 4194304u}) {
+            auto r = load_string(dataplane_with("max_sessions = " + std::to_string(ok) + ";"), "t.conf");
+            ASSERT_LOADS(r);
+            CPPUNIT_ASSERT_EQUAL(ok, r.config->dataplane.max_sessions);
+        }
+        auto typo = load_string(dataplane_with("max_session = 10;"), "t.conf");
+        ASSERT_ERROR(typo, "t.conf:1: dataplane.max_session: unknown setting (did you mean \"max_sessions\"?)");
+    }
+
+    void static_session_defaults() {
+        auto r = load_string(with_sessions(session()), "t.conf");
+        ASSERT_LOADS(r);
+        CPPUNIT_ASSERT_EQUAL(size_t{1}, r.config->l2tp.static_sessions.size());
+        const StaticSession& s = r.config->l2tp.static_sessions[0];
+        CPPUNIT_ASSERT_EQUAL(std::string("s"), s.name);
+        CPPUNIT_ASSERT_EQUAL(std::string("in1"), s.sa_in);
+        CPPUNIT_ASSERT_EQUAL(std::string("out1"), s.sa_out);
+        CPPUNIT_ASSERT_EQUAL(uint16_t{1}, s.tunnel_id);
+        CPPUNIT_ASSERT_EQUAL(uint16_t{1}, s.session_id);
+        CPPUNIT_ASSERT_EQUAL(uint16_t{100}, s.peer_tunnel_id);
+        CPPUNIT_ASSERT_EQUAL(uint16_t{200}, s.peer_session_id);
+        CPPUNIT_ASSERT_EQUAL(std::string("100.64.0.1"), format_ipv4(s.client_ipv4));
+        CPPUNIT_ASSERT_EQUAL(uint8_t{0}, s.client_ipv6_prefix_length);
+        CPPUNIT_ASSERT((s.client_ipv6_prefix == std::array<uint8_t, 16>{}));
+        CPPUNIT_ASSERT_EQUAL(uint16_t{1400}, s.mtu);
+        CPPUNIT_ASSERT_EQUAL(uint16_t{0}, s.mss_clamp);
+        CPPUNIT_ASSERT(!s.sequencing);
+        CPPUNIT_ASSERT_EQUAL(9, s.line);
+
+        // An empty l2tp section, or none, means no static sessions.
+        auto empty = load_string(kDataplane + "l2tp: { static_sessions = (); };", "t.conf");
+        ASSERT_LOADS(empty);
+        CPPUNIT_ASSERT(empty.config->l2tp.static_sessions.empty());
+    }
+
+    void static_session_all_settings() {
+        auto r = load_string(
+            with_sessions(session({{"name", "\"b\""}, {"sa_in", "\"in2\""}, {"sa_out", "\"out2\""},
+                                   {"tunnel_id", "65535"}, {"session_id", "0xFFFF"}, {"peer_tunnel_id", "1"},
+                                   {"peer_session_id", "65535"}, {"client_ipv4", ""},
+                                   {"client_ipv6_prefix", "\"2001:DB8:1:2::/64\""}, {"mtu", "1500"},
+                                   {"mss_clamp", "1360"}, {"sequencing", "true"}}) +
+                          ",\n" +
+                          session({{"name", "\"c\""}, {"session_id", "2"}, {"client_ipv4", "\"100.64.0.2\""},
+                                   {"client_ipv6_prefix", "\"2001:db8:2::1/128\""}, {"mtu", "1280"},
+                                   {"mss_clamp", "536"}}) +
+                          ",\n" +
+                          session({{"name", "\"d\""}, {"session_id", "3"}, {"client_ipv4", "\"100.64.0.3\""},
+                                   {"client_ipv6_prefix", "\"8000::/1\""}, {"mss_clamp", "9000"}}) +
+                          ",\n" +
+                          // Without IPv6 the PPP MTU may go down to 576.
+                          session({{"name", "\"e\""}, {"session_id", "4"}, {"client_ipv4", "\"100.64.0.4\""},
+                                   {"mtu", "576"}})),
+            "t.conf");
+        ASSERT_LOADS(r);
+        const auto& sessions = r.config->l2tp.static_sessions;
+        CPPUNIT_ASSERT_EQUAL(size_t{4}, sessions.size());
+        const StaticSession& b = sessions[0];
+        CPPUNIT_ASSERT_EQUAL(std::string("in2"), b.sa_in);
+        CPPUNIT_ASSERT_EQUAL(std::string("out2"), b.sa_out);
+        CPPUNIT_ASSERT_EQUAL(uint16_t{65535}, b.tunnel_id);
+        CPPUNIT_ASSERT_EQUAL(uint16_t{65535}, b.session_id);
+        CPPUNIT_ASSERT_EQUAL(uint16_t{1}, b.peer_tunnel_id);
+        CPPUNIT_ASSERT_EQUAL(uint16_t{65535}, b.peer_session_id);
+        CPPUNIT_ASSERT_EQUAL(uint32_t{0}, b.client_ipv4);
+        CPPUNIT_ASSERT((b.client_ipv6_prefix ==
+                        std::array<uint8_t, 16>{0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0}));
+        CPPUNIT_ASSERT_EQUAL(uint8_t{64}, b.client_ipv6_prefix_length);
+        CPPUNIT_ASSERT_EQUAL(uint16_t{1500}, b.mtu);
+        CPPUNIT_ASSERT_EQUAL(uint16_t{1360}, b.mss_clamp);
+        CPPUNIT_ASSERT(b.sequencing);
+        CPPUNIT_ASSERT_EQUAL(9, b.line);
+
+        const StaticSession& c = sessions[1];
+        CPPUNIT_ASSERT_EQUAL(uint8_t{128}, c.client_ipv6_prefix_length);
+        CPPUNIT_ASSERT_EQUAL(uint8_t{1}, c.client_ipv6_prefix[15]);
+        CPPUNIT_ASSERT_EQUAL(uint16_t{1280}, c.mtu);
+        CPPUNIT_ASSERT_EQUAL(uint16_t{536}, c.mss_clamp);
+        CPPUNIT_ASSERT_EQUAL(10, c.line);
+
+        CPPUNIT_ASSERT_EQUAL(uint8_t{1}, sessions[2].client_ipv6_prefix_length);
+        CPPUNIT_ASSERT_EQUAL(uint8_t{0x80}, sessions[2].client_ipv6_prefix[0]);
+        CPPUNIT_ASSERT_EQUAL(uint16_t{9000}, sessions[2].mss_clamp);
+        CPPUNIT_ASSERT_EQUAL(uint16_t{576}, sessions[3].mtu);
+    }
+
+    void l2tp_wrong_types() {
+        auto not_group = load_string(kDataplane + "l2tp = 1;\n", "t.conf");
+        ASSERT_ERROR(not_group, "t.conf:2: l2tp: expected a group { ... }, got an integer");
+        CPPUNIT_ASSERT_EQUAL(size_t{1}, not_group.errors.size());
+
+        auto not_list = load_string(kDataplane + "l2tp: { static_sessions = { a = 1; }; };\n", "t.conf");
+        ASSERT_ERROR(not_list, "t.conf:2: l2tp.static_sessions: expected a list of groups ( { ... }, ... ), got a "
+                               "group { ... }");
+
+        auto r = load_string(
+            with_sessions(session({{"sa_in", "5"}, {"tunnel_id", "\"1\""}, {"sequencing", "1"}}) + ",\n" +
+                          "\"oops\",\n" +
+                          session({{"name", "\"b\""}, {"session_id", "2"}, {"client_ipv4", "[1]"},
+                                   {"client_ipv6_prefix", "64"}, {"mtu", "1.5"}})),
+            "t.conf");
+        ASSERT_ERROR(r, "t.conf:9: l2tp.static_sessions[0].sa_in: expected a string, got an integer");
+        ASSERT_ERROR(r, "t.conf:9: l2tp.static_sessions[0].tunnel_id: expected an integer, got a string");
+        ASSERT_ERROR(r, "t.conf:9: l2tp.static_sessions[0].sequencing: expected true or false, got an integer");
+        ASSERT_ERROR(r, "t.conf:10: l2tp.static_sessions[1]: expected a group { ... }, got a string");
+        ASSERT_ERROR(r, "t.conf:11: l2tp.static_sessions[2].client_ipv4: expected a string, got an array [ ... ]");
+        ASSERT_ERROR(r, "t.conf:11: l2tp.static_sessions[2].client_ipv6_prefix: expected a string, got an integer");
+        ASSERT_ERROR(r, "t.conf:11: l2tp.static_sessions[2].mtu: expected an integer, got a floating-point number");
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(all_errors(r), size_t{7}, r.errors.size());
+    }
+
+    void l2tp_unknown_settings() {
+        auto r = load_string(with_sessions(session({{"tunnel-id", "1"}, {"tunnel_id", ""},
+                                                    {"client_ip", "\"100.64.0.2\""}, {"sequencng", "true"}}),
+                                           "sessions = (); ") +
+                                 "l2tpv2: { };\n",
+                             "t.conf");
+        ASSERT_ERROR(r, "t.conf:8: l2tp.sessions: unknown setting");
+        ASSERT_ERROR(r, "t.conf:9: l2tp.static_sessions[0].tunnel-id: unknown setting (did you mean \"tunnel_id\"?)");
+        ASSERT_ERROR(r, "t.conf:9: l2tp.static_sessions[0].client_ip: unknown setting (did you mean \"client_ipv4\"?)");
+        ASSERT_ERROR(r, "t.conf:9: l2tp.static_sessions[0].sequencng: unknown setting (did you mean \"sequencing\"?)");
+        // The misspelt tunnel_id is also missing.
+        ASSERT_ERROR(r, "t.conf:9: l2tp.static_sessions[0].tunnel_id: missing (required)");
+        ASSERT_ERROR(r, "t.conf:11: l2tpv2: unknown setting (did you mean \"l2tp\"?)");
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(all_errors(r), size_t{6}, r.errors.size());
+    }
+
+    void session_required_settings() {
+        auto r = load_string(with_sessions("{ client_ipv4 = \"100.64.0.1\"; }"), "t.conf");
+        for (const char* key :
+             {"name", "sa_in", "sa_out", "tunnel_id", "session_id", "peer_tunnel_id", "peer_session_id"})
+            ASSERT_ERROR(r, std::string("t.conf:9: l2tp.static_sessions[0].") + key + ": missing (required)");
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(all_errors(r), size_t{7}, r.errors.size());
+    }
+
+    void session_name_unique() {
+        auto r = load_string(with_sessions(session() + ",\n" +
+                                           session({{"session_id", "2"}, {"client_ipv4", "\"100.64.0.2\""}}) + ",\n" +
+                                           session({{"name", "\"\""}, {"session_id", "3"},
+                                                    {"client_ipv4", "\"100.64.0.3\""}})),
+                             "t.conf");
+        ASSERT_ERROR(r, "t.conf:10: l2tp.static_sessions[1].name: \"s\" is already the name of the session at line 9");
+        ASSERT_ERROR(r, "t.conf:11: l2tp.static_sessions[2].name: must not be empty");
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(all_errors(r), size_t{2}, r.errors.size());
+    }
+
+    void session_ids_range() {
+        auto r = load_string(with_sessions(session({{"tunnel_id", "0"}, {"session_id", "65536"}}) + ",\n" +
+                                           session({{"name", "\"b\""}, {"peer_tunnel_id", "0"},
+                                                    {"peer_session_id", "-1"}, {"client_ipv4", "\"100.64.0.2\""}})),
+                             "t.conf");
+        ASSERT_ERROR(r, "t.conf:9: l2tp.static_sessions[0].tunnel_id: 0 is out of range (1..65535)");
+        ASSERT_ERROR(r, "t.conf:9: l2tp.static_sessions[0].session_id: 65536 is out of range (1..65535)");
+        ASSERT_ERROR(r, "t.conf:10: l2tp.static_sessions[1].peer_tunnel_id: 0 is out of range (1..65535)");
+        ASSERT_ERROR(r, "t.conf:10: l2tp.static_sessions[1].peer_session_id: -1 is out of range (1..65535)");
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(all_errors(r), size_t{4}, r.errors.size());
+    }
+
+    void session_sa_in_must_be_inbound() {
+        auto r = load_string(with_sessions(session({{"sa_in", "\"nope\""}}) + ",\n" +
+                                           session({{"name", "\"b\""}, {"sa_in", "\"out1\""},
+                                                    {"client_ipv4", "\"100.64.0.2\""}}) +
+                                           ",\n" +
+                                           session({{"name", "\"c\""}, {"sa_in", "\"\""},
+                                                    {"client_ipv4", "\"100.64.0.3\""}})),
+                             "t.conf");
+        ASSERT_ERROR(r, "t.conf:9: l2tp.static_sessions[0].sa_in: \"nope\" is not an inbound SA in ipsec.static_sas");
+        ASSERT_ERROR(r,
+                     "t.conf:10: l2tp.static_sessions[1].sa_in: \"out1\" is not an inbound SA in ipsec.static_sas "
+                     "(it is outbound, line 4)");
+        ASSERT_ERROR(r, "t.conf:11: l2tp.static_sessions[2].sa_in: must not be empty");
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(all_errors(r), size_t{3}, r.errors.size());
+
+        // Without any static SAs there is nothing to bind to.
+        auto none = load_string(kDataplane + "l2tp: { static_sessions = (\n" + session() + "\n); };\n", "t.conf");
+        ASSERT_ERROR(none, "t.conf:3: l2tp.static_sessions[0].sa_in: \"in1\" is not an inbound SA in ipsec.static_sas");
+        ASSERT_ERROR(none,
+                     "t.conf:3: l2tp.static_sessions[0].sa_out: \"out1\" is not an outbound SA in ipsec.static_sas");
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(all_errors(none), size_t{2}, none.errors.size());
+    }
+
+    void session_sa_out_must_be_outbound() {
+        auto r = load_string(with_sessions(session({{"sa_out", "\"in1\""}}) + ",\n" +
+                                           session({{"name", "\"b\""}, {"sa_out", "\"out3\""},
+                                                    {"client_ipv4", "\"100.64.0.2\""}})),
+                             "t.conf");
+        ASSERT_ERROR(r,
+                     "t.conf:9: l2tp.static_sessions[0].sa_out: \"in1\" is not an outbound SA in ipsec.static_sas "
+                     "(it is inbound, line 3)");
+        ASSERT_ERROR(r,
+                     "t.conf:10: l2tp.static_sessions[1].sa_out: \"out3\" is not an outbound SA in ipsec.static_sas");
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(all_errors(r), size_t{2}, r.errors.size());
+    }
+
+    void session_sas_must_have_the_same_peer() {
+        auto r = load_string(with_sessions(session({{"sa_out", "\"out2\""}})), "t.conf");
+        ASSERT_ERROR(r,
+                     "t.conf:9: l2tp.static_sessions[0].sa_out: peer 203.0.113.11 of SA \"out2\" (line 6) differs from "
+                     "peer 203.0.113.10 of sa_in \"in1\" (line 3); both SAs are the client's");
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(all_errors(r), size_t{1}, r.errors.size());
+
+        auto ok = load_string(with_sessions(session({{"sa_in", "\"in2\""}, {"sa_out", "\"out2\""}})), "t.conf");
+        ASSERT_LOADS(ok);
+    }
+
+    void session_ids_unique_per_inbound_sa() {
+        auto r = load_string(
+            with_sessions(session() + ",\n" +
+                          // The same ids on another inbound SA, or another session id in the tunnel: fine.
+                          session({{"name", "\"b\""}, {"sa_in", "\"in2\""}, {"sa_out", "\"out2\""},
+                                   {"client_ipv4", "\"100.64.0.2\""}}) +
+                          ",\n" + session({{"name", "\"c\""}, {"session_id", "2"}, {"client_ipv4", "\"100.64.0.3\""}}) +
+                          ",\n" + session({{"name", "\"d\""}, {"client_ipv4", "\"100.64.0.4\""}})),
+            "t.conf");
+        ASSERT_ERROR(r,
+                     "t.conf:12: l2tp.static_sessions[3].session_id: sa_in \"in1\", tunnel_id 1 and session_id 1 are "
+                     "already those of session \"s\" (line 9); received L2TP data is looked up by all three");
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(all_errors(r), size_t{1}, r.errors.size());
+    }
+
+    void session_needs_a_client_address() {
+        auto r = load_string(with_sessions(session({{"client_ipv4", ""}})), "t.conf");
+        ASSERT_ERROR(r,
+                     "t.conf:9: l2tp.static_sessions[0]: neither client_ipv4 nor client_ipv6_prefix given (at least "
+                     "one is required)");
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(all_errors(r), size_t{1}, r.errors.size());
+    }
+
+    void session_client_ipv4_valid_and_unique() {
+        auto r = load_string(
+            with_sessions(session() + ",\n" + session({{"name", "\"b\""}, {"session_id", "2"}}) + ",\n" +
+                          session({{"name", "\"c\""}, {"session_id", "3"}, {"client_ipv4", "\"224.0.0.1\""}}) + ",\n" +
+                          session({{"name", "\"d\""}, {"session_id", "4"}, {"client_ipv4", "\"100.64.0.4/32\""}})),
+            "t.conf");
+        ASSERT_ERROR(r,
+                     "t.conf:10: l2tp.static_sessions[1].client_ipv4: 100.64.0.1 is already the address of session "
+                     "\"s\" (line 9)");
+        ASSERT_ERROR(r, "t.conf:11: l2tp.static_sessions[2].client_ipv4: \"224.0.0.1\" is not a unicast address");
+        ASSERT_ERROR(r, "t.conf:12: l2tp.static_sessions[3].client_ipv4: \"100.64.0.4/32\" is not an IPv4 address");
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(all_errors(r), size_t{3}, r.errors.size());
+    }
+
+    void session_ipv6_prefix_syntax() {
+        for (const char* bad : {"2001:db8::", "2001:db8::/", "2001:db8::/064", "2001:db8::/64 ", " 2001:db8::/64",
+                                "2001:db8:::/64", "2001:db8::g/64", "100.64.0.0/10", "2001:db8::/1000",
+                                "fe80::%eth0/64", "2001:db8::/64/64", ""}) {
+            auto r = load_string(
+                with_sessions(session({{"client_ipv6_prefix", "\"" + std::string(bad) + "\""}})), "t.conf");
+            ASSERT_ERROR(r, "t.conf:9: l2tp.static_sessions[0].client_ipv6_prefix: \"" + std::string(bad) +
+                                "\" is not an IPv6 prefix (like \"2001:db8:1::/64\")");
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(all_errors(r), size_t{1}, r.errors.size());
+        }
+        auto zero = load_string(with_sessions(session({{"client_ipv6_prefix", "\"::/0\""}})), "t.conf");
+        ASSERT_ERROR(zero,
+                     "t.conf:9: l2tp.static_sessions[0].client_ipv6_prefix: prefix length 0 of \"::/0\" is out of "
+                     "range (1..128)");
+        auto long_ = load_string(with_sessions(session({{"client_ipv6_prefix", "\"2001:db8::/129\""}})), "t.conf");
+        ASSERT_ERROR(long_,
+                     "t.conf:9: l2tp.static_sessions[0].client_ipv6_prefix: prefix length 129 of \"2001:db8::/129\" "
+                     "is out of range (1..128)");
+    }
+
+    void session_ipv6_prefix_host_bits() {
+        auto r = load_string(
+            with_sessions(session({{"client_ipv6_prefix", "\"2001:db8:1::1/64\""}}) + ",\n" +
+                          session({{"name", "\"b\""}, {"session_id", "2"}, {"client_ipv4", "\"100.64.0.2\""},
+                                   {"client_ipv6_prefix", "\"2001:db8:1:40::/57\""}}) +
+                          ",\n" +
+                          // Bit 57 is still part of a /57.
+                          session({{"name", "\"c\""}, {"session_id", "3"}, {"client_ipv4", "\"100.64.0.3\""},
+                                   {"client_ipv6_prefix", "\"2001:db8:1:80::/57\""}})),
+            "t.conf");
+        ASSERT_ERROR(r,
+                     "t.conf:9: l2tp.static_sessions[0].client_ipv6_prefix: \"2001:db8:1::1/64\" has bits set beyond "
+                     "the /64 (did you mean \"2001:db8:1::/64\"?)");
+        ASSERT_ERROR(r,
+                     "t.conf:10: l2tp.static_sessions[1].client_ipv6_prefix: \"2001:db8:1:40::/57\" has bits set "
+                     "beyond the /57 (did you mean \"2001:db8:1::/57\"?)");
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(all_errors(r), size_t{2}, r.errors.size());
+    }
+
+    void session_ipv6_prefix_unique() {
+        auto r = load_string(
+            with_sessions(session({{"client_ipv6_prefix", "\"2001:db8:100::/64\""}}) + ",\n" +
+                          // The same prefix written differently.
+                          session({{"name", "\"b\""}, {"session_id", "2"}, {"client_ipv4", ""},
+                                   {"client_ipv6_prefix", "\"2001:0DB8:100:0::/64\""}}) +
+                          ",\n" +
+                          session({{"name", "\"c\""}, {"session_id", "3"}, {"client_ipv4", ""},
+                                   {"client_ipv6_prefix", "\"2001:db8:101::/64\""}})),
+            "t.conf");
+        ASSERT_ERROR(r,
+                     "t.conf:10: l2tp.static_sessions[1].client_ipv6_prefix: 2001:db8:100::/64 is already the prefix "
+                     "of session \"s\" (line 9)");
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(all_errors(r), size_t{1}, r.errors.size());
+    }
+
+    void session_mtu_and_mss_clamp() {
+        auto r = load_string(
+            with_sessions(session({{"mtu", "575"}, {"mss_clamp", "535"}}) + ",\n" +
+                          session({{"name", "\"b\""}, {"session_id", "2"}, {"client_ipv4", "\"100.64.0.2\""},
+                                   {"mtu", "1501"}, {"mss_clamp", "9001"}}) +
+                          ",\n" +
+                          session({{"name", "\"c\""}, {"session_id", "3"}, {"client_ipv4", "\"100.64.0.3\""},
+                                   {"client_ipv6_prefix", "\"2001:db8:3::/64\""}, {"mtu", "1279"},
+                                   {"mss_clamp", "1"}})),
+            "t.conf");
+        ASSERT_ERROR(r, "t.conf:9: l2tp.static_sessions[0].mtu: 575 is out of range (576..1500)");
+        ASSERT_ERROR(r, "t.conf:9: l2tp.static_sessions[0].mss_clamp: 535 is out of range (0, or 536..9000)");
+        ASSERT_ERROR(r, "t.conf:10: l2tp.static_sessions[1].mtu: 1501 is out of range (576..1500)");
+        ASSERT_ERROR(r, "t.conf:10: l2tp.static_sessions[1].mss_clamp: 9001 is out of range (0, or 536..9000)");
+        ASSERT_ERROR(r,
+                     "t.conf:11: l2tp.static_sessions[2].mtu: 1279 is below 1280, the IPv6 minimum link MTU (RFC 8200 "
+                     "5), and client_ipv6_prefix is given");
+        ASSERT_ERROR(r, "t.conf:11: l2tp.static_sessions[2].mss_clamp: 1 is out of range (0, or 536..9000)");
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(all_errors(r), size_t{6}, r.errors.size());
+    }
+
+    void session_not_reported_again_for_a_rejected_sa() {
+        // The SA's own error is enough: "bad-in" is not also "not an inbound SA".
+        auto r = load_string(kDataplane + "ipsec: { static_sas = (\n" + gcm_sa("bad-in", "in", "1", "203.0.113.10") +
+                                 ",\n" + gcm_sa("out1", "out", "0x2001", "203.0.113.10") + "\n); };\n" +
+                                 "l2tp: { static_sessions = (\n" + session({{"sa_in", "\"bad-in\""}}) + "\n); };\n",
+                             "t.conf");
+        ASSERT_ERROR(r, "t.conf:3: ipsec.static_sas[0].spi: 1 is out of range");
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(all_errors(r), size_t{1}, r.errors.size());
+
+        auto unreadable = load_string(
+            kDataplane + "ipsec = 5;\nl2tp: { static_sessions = (\n" + session() + "\n); };\n", "t.conf");
+        ASSERT_ERROR(unreadable, "t.conf:2: ipsec: expected a group { ... }, got an integer");
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(all_errors(unreadable), size_t{1}, unreadable.errors.size());
     }
 };
 

@@ -1,0 +1,66 @@
+// L2TPv2 (RFC 2661 3.1) data message header and the PPP (RFC 1661, RFC 1662
+// 3.2 address/control) framing inside it: bounds-checked parsing of what a
+// client sends, and the one writer of what we send.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace conc::proto {
+
+inline constexpr uint16_t kL2tpPort = 1701;
+inline constexpr uint16_t kL2tpFlagType = 0x8000;      // T: control message
+inline constexpr uint16_t kL2tpFlagLength = 0x4000;    // L: length field present
+inline constexpr uint16_t kL2tpFlagSequence = 0x0800;  // S: Ns and Nr present
+inline constexpr uint16_t kL2tpFlagOffset = 0x0200;    // O: offset size present
+inline constexpr uint16_t kL2tpFlagPriority = 0x0100;  // P
+inline constexpr uint16_t kL2tpVersionMask = 0x000F;
+inline constexpr uint16_t kL2tpVersion = 2;
+
+inline constexpr uint16_t kPppIpv4 = 0x0021;
+inline constexpr uint16_t kPppIpv6 = 0x0057;
+inline constexpr uint8_t kPppAddress = 0xFF;   // RFC 1662 3.1: all-stations
+inline constexpr uint8_t kPppControl = 0x03;   // unnumbered information
+
+enum class L2tpError : uint8_t { Ok, Truncated, BadVersion, BadLength, BadOffset };
+
+struct L2tpHeader {
+    uint16_t flags;        // with the version bits
+    uint16_t tunnel_id;
+    uint16_t session_id;
+    uint16_t ns, nr;       // valid when has_sequence()
+    uint16_t payload_offset;  // from the start of the L2TP header to the PPP frame (data) or first AVP (control)
+    uint16_t payload_len;     // bytes of it, up to the Length field or the end of the datagram
+
+    bool is_control() const { return flags & kL2tpFlagType; }
+    bool has_sequence() const { return flags & kL2tpFlagSequence; }
+};
+
+// Parses the header of an L2TP message that fills len bytes (the UDP
+// payload). A control message is parsed as far as its ids, for punting; its
+// contents are the control plane's to check.
+L2tpError parse_l2tp(const uint8_t* p, size_t len, L2tpHeader& out);
+
+// Bytes of the data header we send: flags, tunnel id, session id, and Ns/Nr
+// when the session uses sequencing (RFC 2661 5.4).
+inline constexpr size_t l2tp_data_header_size(bool sequencing) { return sequencing ? 10 : 6; }
+void write_l2tp_data_header(uint8_t* p, uint16_t peer_tunnel_id, uint16_t peer_session_id, bool sequencing,
+                            uint16_t ns);
+
+enum class PppError : uint8_t { Ok, Truncated, BadProtocol };
+
+struct PppFrame {
+    uint16_t protocol;
+    uint16_t payload_offset;  // from the start of the PPP frame
+};
+
+// Accepts frames with and without the address/control field (ACFC, RFC 1661
+// 6.6) and with one- or two-byte protocol fields (PFC, RFC 1661 6.5).
+PppError parse_ppp(const uint8_t* p, size_t len, PppFrame& out);
+
+// What we send: full address/control and two-byte protocol, which every
+// peer must accept whatever it negotiated.
+inline constexpr size_t kPppHeaderSize = 4;
+void write_ppp_header(uint8_t* p, uint16_t protocol);
+
+}  // namespace conc::proto

@@ -1,0 +1,147 @@
+// Upstream L2TP and PPP (DESIGN.md, upstream step 3), a burst at a time: the
+// decrypted UDP datagram must be L2TP to port 1701; control messages go to the
+// control plane; data messages are found by (SA, tunnel id, session id), so a
+// session only ever takes packets from its own SA; PPP carrying IPv4 or IPv6
+// is checked against the client's address, its TTL decremented, TCP MSS
+// clamped, and it leaves the core port; other PPP protocols are punted.
+#include <cstring>
+
+#include <rte_mbuf.h>
+
+#include "common/proto/byte_reader.h"
+#include "common/proto/ipv4.h"
+#include "common/proto/ipv6.h"
+#include "common/proto/l2tp.h"
+#include "common/proto/tcp_mss.h"
+#include "dataplane/punt.h"
+#include "dataplane/worker.h"
+
+namespace conc::dp {
+
+namespace {
+
+// Rewrites the frame to Ethernet + the inner packet at ip (ip_len bytes)
+// towards the core next hop.
+void send_to_core(WorkerContext& ctx, rte_mbuf* m, const uint8_t* ip, uint16_t ip_len, uint16_t ether_type) {
+    uint8_t* data = rte_pktmbuf_mtod(m, uint8_t*);
+    rte_pktmbuf_adj(m, static_cast<uint16_t>(ip - data - proto::kEthernetHeaderSize));
+    rte_pktmbuf_trim(m, static_cast<uint16_t>(rte_pktmbuf_data_len(m) - proto::kEthernetHeaderSize - ip_len));
+    proto::write_ethernet_header(rte_pktmbuf_mtod(m, uint8_t*), ctx.dp->core.gateway_mac, ctx.dp->core.mac,
+                                 ether_type);
+    ctx.core_tx.add(m);
+}
+
+void clamp_mss(WorkerContext& ctx, uint8_t* l4, size_t l4_len, uint8_t protocol, uint16_t mss) {
+    if (protocol == proto::kIpProtoTcp && mss && proto::clamp_tcp_mss(l4, l4_len, mss)) ++ctx.counters.rx_mss_clamped;
+}
+
+// Returns false when the packet was dropped (and counted).
+bool forward_ipv4(WorkerContext& ctx, rte_mbuf* m, Session& s, uint8_t* ip, size_t len) {
+    WorkerCounters& c = ctx.counters;
+    proto::Ipv4Header h;
+    if (proto::parse_ipv4(ip, len, h) != proto::Ipv4Error::Ok) return ++c.rx_inner_ip_header_drops, false;
+    // The client may only send from the address IPCP gave it.
+    if (h.source != s.client_ipv4 || s.client_ipv4 == 0) return ++c.rx_spoof_drops, ++s.counters.spoof_drops, false;
+    if (h.ttl <= 1) return ++c.rx_ttl_exceeded_drops, false;
+    ip[8] = static_cast<uint8_t>(h.ttl - 1);
+    proto::write_u16(ip + 10, 0);
+    proto::write_u16(ip + 10, proto::internet_checksum(ip, h.header_length));
+    if (!h.is_fragment() || (h.flags_fragment & proto::kIpv4FragmentOffsetMask) == 0)
+        clamp_mss(ctx, ip + h.header_length, h.total_length - h.header_length, h.protocol, s.mss_ipv4);
+    ++s.counters.rx_packets;
+    s.counters.rx_bytes += h.total_length;
+    send_to_core(ctx, m, ip, h.total_length, proto::kEtherTypeIpv4);
+    return true;
+}
+
+bool forward_ipv6(WorkerContext& ctx, rte_mbuf* m, Session& s, uint8_t* ip, size_t len) {
+    WorkerCounters& c = ctx.counters;
+    proto::Ipv6Header h;
+    if (proto::parse_ipv6(ip, len, h) != proto::Ipv6Error::Ok) return ++c.rx_inner_ip_header_drops, false;
+    if (s.ipv6_prefix_length == 0 || !proto::ipv6_address_in_prefix(h.source, s.ipv6_prefix, s.ipv6_prefix_length))
+        return ++c.rx_spoof_drops, ++s.counters.spoof_drops, false;
+    if (h.hop_limit <= 1) return ++c.rx_ttl_exceeded_drops, false;
+    ip[7] = static_cast<uint8_t>(h.hop_limit - 1);
+    const uint16_t ip_len = static_cast<uint16_t>(proto::kIpv6HeaderSize + h.payload_length);
+    // Extension headers are left alone: a SYN directly behind the fixed header is the case that matters.
+    clamp_mss(ctx, ip + proto::kIpv6HeaderSize, h.payload_length, h.next_header, s.mss_ipv6);
+    ++s.counters.rx_packets;
+    s.counters.rx_bytes += ip_len;
+    send_to_core(ctx, m, ip, ip_len, proto::kEtherTypeIpv6);
+    return true;
+}
+
+}  // namespace
+
+void l2tp_decap(WorkerContext& ctx, L2tpBatch& batch) {
+    WorkerCounters& c = ctx.counters;
+    SessionKey keys[kMaxBurst] = {};  // zeroed: GCC cannot see that only [0, n) is read
+    Session* sessions[kMaxBurst];
+    uint16_t ppp_offset[kMaxBurst], ppp_len[kMaxBurst];
+    uint16_t n = 0;
+    for (uint16_t i = 0; i < batch.count; ++i) {
+        rte_mbuf* m = batch.mbuf[i];
+        const uint8_t* udp = rte_pktmbuf_mtod(m, const uint8_t*);
+        proto::UdpHeader u;
+        if (!proto::parse_udp(udp, rte_pktmbuf_data_len(m), u)) {
+            ++c.rx_udp_header_drops;
+            rte_pktmbuf_free(m);
+            continue;
+        }
+        // RFC 3193 4: L2TP/IPsec SAs carry L2TP to UDP port 1701 only.
+        if (u.destination_port != proto::kL2tpPort) {
+            ++c.rx_l2tp_port_drops;
+            rte_pktmbuf_free(m);
+            continue;
+        }
+        proto::L2tpHeader l2tp;
+        if (proto::parse_l2tp(udp + proto::kUdpHeaderSize, u.length - proto::kUdpHeaderSize, l2tp) !=
+            proto::L2tpError::Ok) {
+            ++c.rx_l2tp_header_drops;
+            rte_pktmbuf_free(m);
+            continue;
+        }
+        if (l2tp.is_control()) {
+            ++c.rx_l2tp_control_punts;
+            punt_to_control_plane(ctx, m);
+            continue;
+        }
+        keys[n] = {ctx.dp->sas.index_of(batch.sa[i]), l2tp.tunnel_id, l2tp.session_id};
+        ppp_offset[n] = static_cast<uint16_t>(proto::kUdpHeaderSize + l2tp.payload_offset);
+        ppp_len[n] = l2tp.payload_len;
+        batch.mbuf[n++] = m;
+    }
+    batch.count = 0;
+    ctx.dp->sessions.lookup_upstream(keys, n, sessions);
+
+    for (uint16_t i = 0; i < n; ++i) {
+        rte_mbuf* m = batch.mbuf[i];
+        Session* s = sessions[i];
+        if (!s) {
+            ++c.rx_l2tp_unknown_session_drops;
+            rte_pktmbuf_free(m);
+            continue;
+        }
+        uint8_t* ppp = rte_pktmbuf_mtod_offset(m, uint8_t*, ppp_offset[i]);
+        proto::PppFrame frame;
+        if (proto::parse_ppp(ppp, ppp_len[i], frame) != proto::PppError::Ok) {
+            ++c.rx_ppp_header_drops;
+            rte_pktmbuf_free(m);
+            continue;
+        }
+        uint8_t* ip = ppp + frame.payload_offset;
+        const size_t ip_len = ppp_len[i] - frame.payload_offset;
+        bool sent;
+        if (frame.protocol == proto::kPppIpv4) sent = forward_ipv4(ctx, m, *s, ip, ip_len);
+        else if (frame.protocol == proto::kPppIpv6) sent = forward_ipv6(ctx, m, *s, ip, ip_len);
+        else {
+            // LCP, authentication, NCPs, CCP: the control plane's.
+            ++c.rx_ppp_control_punts;
+            punt_to_control_plane(ctx, m);
+            continue;
+        }
+        if (!sent) rte_pktmbuf_free(m);
+    }
+}
+
+}  // namespace conc::dp

@@ -1,0 +1,85 @@
+// L2TP sessions as the fast path uses them: found upstream by (inbound SA,
+// our tunnel id, our session id) and downstream by the client's IPv4 address
+// or IPv6 prefix (longest prefix match, so routed client prefixes work too).
+// The main lcore is the only writer; workers read without locks.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include <rte_hash.h>
+#include <rte_lpm.h>
+#include <rte_lpm6.h>
+
+#include "common/config/config.h"
+
+namespace conc::dp {
+
+struct SessionCounters {
+    uint64_t rx_packets = 0;   // client -> core, forwarded
+    uint64_t rx_bytes = 0;     // inner IP bytes
+    uint64_t tx_packets = 0;   // core -> client, handed to ESP
+    uint64_t tx_bytes = 0;
+    uint64_t spoof_drops = 0;  // source address not the client's
+};
+
+struct alignas(64) Session {
+    uint32_t sa_in = 0;                // SA table index the client sends through
+    uint32_t sa_out = 0;               // SA table index we send through
+    uint16_t tunnel_id = 0;            // ours
+    uint16_t session_id = 0;
+    uint16_t peer_tunnel_id = 0;       // the client's
+    uint16_t peer_session_id = 0;
+    uint16_t peer_port = 1701;         // the client's L2TP UDP port (inside ESP, never NATed)
+    uint16_t mtu = 1400;               // largest inner IP packet towards the client
+    uint16_t mss_ipv4 = 0;             // TCP MSS clamp for IPv4 / IPv6 SYNs, 0 = none
+    uint16_t mss_ipv6 = 0;
+    uint32_t client_ipv4 = 0;          // network byte order, 0 = none
+    uint8_t ipv6_prefix[16]{};
+    uint8_t ipv6_prefix_length = 0;    // 0 = no IPv6
+    bool sequencing = false;
+    bool in_use = false;
+    std::atomic<uint16_t> next_ns{0};  // RFC 2661 5.4, when sequencing
+    SessionCounters counters;
+    char name[32]{};
+};
+
+// The upstream key: sessions of different clients may share tunnel and
+// session ids (each LNS picks its own per tunnel), never the inbound SA.
+struct SessionKey {
+    uint32_t sa_in;
+    uint16_t tunnel_id;
+    uint16_t session_id;
+};
+
+class SessionTable {
+public:
+    SessionTable() = default;
+    SessionTable(const SessionTable&) = delete;
+    SessionTable& operator=(const SessionTable&) = delete;
+    ~SessionTable();
+
+    bool create(const char* name, uint32_t capacity, int socket, const char** why);
+
+    // Installs a session bound to SA table indices sa_in and sa_out.
+    bool install(const config::StaticSession& spec, uint32_t sa_in, uint32_t sa_out, const char** why);
+
+    // Bulk lookups for a burst; out[i] is nullptr where there is none.
+    void lookup_upstream(const SessionKey* keys, unsigned n, Session** out) const;
+    void lookup_ipv4(const uint32_t* destinations_net, unsigned n, Session** out) const;
+    Session* lookup_ipv6(const uint8_t destination[16]) const;
+
+    uint32_t size() const { return used_; }
+    Session& at(uint32_t index) { return sessions_[index]; }
+    const Session& at(uint32_t index) const { return sessions_[index]; }
+
+private:
+    Session* sessions_ = nullptr;
+    rte_hash* by_key_ = nullptr;
+    rte_lpm* by_ipv4_ = nullptr;
+    rte_lpm6* by_ipv6_ = nullptr;
+    uint32_t capacity_ = 0;
+    uint32_t used_ = 0;
+};
+
+}  // namespace conc::dp
