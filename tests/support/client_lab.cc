@@ -1,6 +1,7 @@
 #include "tests/support/client_lab.h"
 
 #include <cstring>
+#include <stdexcept>
 
 #include "common/proto/ipv4.h"
 
@@ -53,7 +54,9 @@ void ClientLab::run(const std::vector<std::vector<uint8_t>>& frames, bool to_acc
     std::vector<rte_mbuf*> in;
     for (const auto& f : frames) {
         rte_mbuf* m = rte_pktmbuf_alloc(ring_.pool());
-        std::memcpy(rte_pktmbuf_append(m, static_cast<uint16_t>(f.size())), f.data(), f.size());
+        void* room = m ? rte_pktmbuf_append(m, static_cast<uint16_t>(f.size())) : nullptr;
+        if (!room) throw std::length_error("test frame does not fit one mbuf");
+        std::memcpy(room, f.data(), f.size());
         in.push_back(m);
     }
     const unsigned queued = to_access ? ring_.inject_access(in.data(), static_cast<unsigned>(in.size()))
