@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds and runs the ESP benchmark (tests/bench/esp_bench.cc): our generator
+# Builds and runs the data plane benchmark (tests/bench/dataplane_bench.cc): our generator
 # live-encrypts ESP for 1 and 10k SAs and feeds the real worker loop; prints
 # Mpps, Gbps and cycles per packet beside IPsec-MB's own cost for the same
 # work. Arguments go to esp_bench (--quick, --packets N, --only 'decrypt aes128gcm16').
@@ -8,4 +8,4 @@ set -eu
 cd "$(dirname "$0")/.."
 scripts/setup.sh >/dev/null || { echo "setup failed: run scripts/setup.sh to see why" >&2; exit 1; }
 scripts/build.sh >/dev/null
-exec build/tests/esp_bench "$@"
+exec build/tests/dataplane_bench "$@"

@@ -28,47 +28,39 @@ SessionTable::~SessionTable() {
         rte_free(sessions_);
     }
     rte_hash_free(by_key_);
-    rte_lpm_free(by_ipv4_);
-    rte_lpm6_free(by_ipv6_);
+    rte_hash_free(by_ipv4_);
+    rte_hash_free(by_ipv6_64_);
+    rte_lpm6_free(by_ipv6_other_);
 }
 
-bool SessionTable::create(const char* name, uint32_t capacity, int socket, const char** why) {
-    char object[RTE_HASH_NAMESIZE];
-    sessions_ = static_cast<Session*>(
-        rte_zmalloc_socket(name, sizeof(Session) * capacity, alignof(Session), socket));
+namespace {
 
-    std::snprintf(object, sizeof object, "%s_key", name);
+rte_hash* create_hash(const char* table, const char* what, uint32_t capacity, uint32_t key_len, int socket) {
+    char name[RTE_HASH_NAMESIZE];
+    std::snprintf(name, sizeof name, "%s_%s", table, what);
     rte_hash_parameters hash{};
-    hash.name = object;
+    hash.name = name;
     hash.entries = capacity < 8 ? 8 : capacity;
-    hash.key_len = sizeof(SessionKey);
+    hash.key_len = key_len;
     hash.hash_func = rte_hash_crc;
     hash.socket_id = socket;
     hash.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF;  // one writer, lock-free readers
-    by_key_ = rte_hash_create(&hash);
+    return rte_hash_create(&hash);
+}
 
-    std::snprintf(object, sizeof object, "%s_v4", name);
-    rte_lpm_config lpm{};
-    lpm.max_rules = capacity;
-    // A /32 takes the 1 KB tbl8 group of its /24: client pools fill /24s.
-    lpm.number_tbl8s = capacity / 128 + 256;
-    by_ipv4_ = rte_lpm_create(object, socket, &lpm);
+}  // namespace
 
-    std::snprintf(object, sizeof object, "%s_v6", name);
-    rte_lpm6_config lpm6{};
-    lpm6.max_rules = capacity;
-    // A /64 ends in the 1 KB tbl8 of its first 7 bytes, shared by the 256
-    // /64s that differ only in the 8th: /64s handed out from one pool share
-    // almost everything. Prefixes scattered over unrelated /48s need up to 5
-    // each; installing one that finds no room fails and says so.
-    lpm6.number_tbl8s = capacity / 16 + 4096;
-    lpm6.flags = 0;
-    by_ipv6_ = rte_lpm6_create(object, socket, &lpm6);
-
-    if (!sessions_ || !by_key_ || !by_ipv4_ || !by_ipv6_) {
+bool SessionTable::create(const char* name, uint32_t capacity, int socket, const char** why) {
+    sessions_ = static_cast<Session*>(rte_zmalloc_socket(name, sizeof(Session) * capacity, alignof(Session), socket));
+    by_key_ = create_hash(name, "key", capacity, sizeof(SessionKey), socket);
+    by_ipv4_ = create_hash(name, "v4", capacity, sizeof(uint32_t), socket);
+    by_ipv6_64_ = create_hash(name, "v6", capacity, 8, socket);
+    if (!sessions_ || !by_key_ || !by_ipv4_ || !by_ipv6_64_) {
         *why = "out of hugepage memory for the session table (lower dataplane.max_sessions or reserve more hugepages)";
         return false;
     }
+    std::snprintf(name_, sizeof name_, "%s", name);
+    socket_ = socket;
     capacity_ = capacity;
     return true;
 }
@@ -100,14 +92,30 @@ bool SessionTable::install(const config::StaticSession& spec, uint32_t sa_in, ui
         *why = "session hash insert failed";
         return false;
     }
-    if (spec.client_ipv4 && rte_lpm_add(by_ipv4_, spec.client_ipv4, 32, index) < 0) {
-        *why = "no room for the client's IPv4 route (LPM)";
+    const void* data = reinterpret_cast<void*>(uintptr_t{index});
+    if (s->client_ipv4 && rte_hash_add_key_data(by_ipv4_, &s->client_ipv4, const_cast<void*>(data)) < 0) {
+        *why = "session hash insert failed (IPv4 address)";
         return false;
     }
-    if (spec.client_ipv6_prefix_length &&
-        rte_lpm6_add(by_ipv6_, spec.client_ipv6_prefix.data(), spec.client_ipv6_prefix_length, index) < 0) {
-        *why = "no room for the client's IPv6 prefix (LPM6)";
-        return false;
+    if (spec.client_ipv6_prefix_length == 64) {
+        if (rte_hash_add_key_data(by_ipv6_64_, spec.client_ipv6_prefix.data(), const_cast<void*>(data)) < 0) {
+            *why = "session hash insert failed (IPv6 prefix)";
+            return false;
+        }
+    } else if (spec.client_ipv6_prefix_length) {
+        if (!by_ipv6_other_) {
+            char lpm_name[RTE_LPM6_NAMESIZE];
+            std::snprintf(lpm_name, sizeof lpm_name, "%s_v6lpm", name_);
+            rte_lpm6_config lpm6{};
+            lpm6.max_rules = capacity_;
+            lpm6.number_tbl8s = capacity_ / 16 + 4096;  // up to 5 per prefix below the /24 root
+            by_ipv6_other_ = rte_lpm6_create(lpm_name, socket_, &lpm6);
+        }
+        if (!by_ipv6_other_ ||
+            rte_lpm6_add(by_ipv6_other_, spec.client_ipv6_prefix.data(), spec.client_ipv6_prefix_length, index) < 0) {
+            *why = "no room for the client's IPv6 prefix (LPM6)";
+            return false;
+        }
     }
     s->in_use = true;
     ++used_;
@@ -119,16 +127,16 @@ void SessionTable::lookup_upstream(const SessionKey* keys, unsigned n, Session**
 }
 
 void SessionTable::lookup_ipv4(const uint32_t* destinations_net, unsigned n, Session** out) const {
-    for (unsigned i = 0; i < n; ++i) {
-        uint32_t next_hop;
-        out[i] = rte_lpm_lookup(by_ipv4_, ntohl(destinations_net[i]), &next_hop) == 0 ? &sessions_[next_hop]
-                                                                                       : nullptr;
-    }
+    bulk_lookup(by_ipv4_, sessions_, destinations_net, n, out);
 }
 
 Session* SessionTable::lookup_ipv6(const uint8_t destination[16]) const {
+    void* data;
+    if (rte_hash_lookup_data(by_ipv6_64_, destination, &data) >= 0)
+        return &sessions_[reinterpret_cast<uintptr_t>(data)];
     uint32_t next_hop;
-    return rte_lpm6_lookup(by_ipv6_, destination, &next_hop) == 0 ? &sessions_[next_hop] : nullptr;
+    if (by_ipv6_other_ && rte_lpm6_lookup(by_ipv6_other_, destination, &next_hop) == 0) return &sessions_[next_hop];
+    return nullptr;
 }
 
 }  // namespace conc::dp

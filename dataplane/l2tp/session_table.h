@@ -1,6 +1,9 @@
 // L2TP sessions as the fast path uses them: found upstream by (inbound SA,
 // our tunnel id, our session id) and downstream by the client's IPv4 address
-// or IPv6 prefix (longest prefix match, so routed client prefixes work too).
+// or IPv6 prefix. Client addresses are /32s and client prefixes nearly always
+// /64s (IPv6CP + RA): both are exact-match hashes, a few dozen bytes per
+// session. A prefix of any other length goes to an LPM6 table made when the
+// first one is installed (it costs 64 MB however few it holds).
 // The main lcore is the only writer; workers read without locks.
 #pragma once
 
@@ -8,7 +11,6 @@
 #include <cstdint>
 
 #include <rte_hash.h>
-#include <rte_lpm.h>
 #include <rte_lpm6.h>
 
 #include "common/config/config.h"
@@ -76,8 +78,11 @@ public:
 private:
     Session* sessions_ = nullptr;
     rte_hash* by_key_ = nullptr;
-    rte_lpm* by_ipv4_ = nullptr;
-    rte_lpm6* by_ipv6_ = nullptr;
+    rte_hash* by_ipv4_ = nullptr;      // client address (network byte order)
+    rte_hash* by_ipv6_64_ = nullptr;   // the first 64 bits of a /64
+    rte_lpm6* by_ipv6_other_ = nullptr;
+    char name_[24]{};
+    int socket_ = 0;
     uint32_t capacity_ = 0;
     uint32_t used_ = 0;
 };

@@ -34,16 +34,22 @@ bool init_eal(const std::vector<std::string>& extra, bool use_hugepages) {
 std::string RingDataplane::start(config::Config cfg, unsigned ring_size) {
     static unsigned instance = 0;
     const std::string id = std::to_string(instance++);
-    auto make_ring = [&](const char* what) {
-        return rte_ring_create(("t" + id + what).c_str(), ring_size, rte_socket_id(), RING_F_SP_ENQ | RING_F_SC_DEQ);
-    };
-    access_rx_ = make_ring("arx");
-    access_tx_ = make_ring("atx");
-    core_rx_ = make_ring("crx");
-    core_tx_ = make_ring("ctx");
-    if (!access_rx_ || !access_tx_ || !core_rx_ || !core_tx_) return "cannot create rings";
-    const int access_port = rte_eth_from_rings(("ra" + id).c_str(), &access_rx_, 1, &access_tx_, 1, rte_socket_id());
-    const int core_port = rte_eth_from_rings(("rc" + id).c_str(), &core_rx_, 1, &core_tx_, 1, rte_socket_id());
+    const unsigned queues = static_cast<unsigned>(cfg.dataplane.worker_lcores.size());
+    for (unsigned q = 0; q < queues; ++q) {
+        auto make_ring = [&](const char* what) {
+            const std::string name = "t" + id + what + std::to_string(q);
+            return rte_ring_create(name.c_str(), ring_size, rte_socket_id(), RING_F_SP_ENQ | RING_F_SC_DEQ);
+        };
+        access_rx_.push_back(make_ring("arx"));
+        access_tx_.push_back(make_ring("atx"));
+        core_rx_.push_back(make_ring("crx"));
+        core_tx_.push_back(make_ring("ctx"));
+        if (!access_rx_[q] || !access_tx_[q] || !core_rx_[q] || !core_tx_[q]) return "cannot create rings";
+    }
+    const int access_port =
+        rte_eth_from_rings(("ra" + id).c_str(), access_rx_.data(), queues, access_tx_.data(), queues, rte_socket_id());
+    const int core_port =
+        rte_eth_from_rings(("rc" + id).c_str(), core_rx_.data(), queues, core_tx_.data(), queues, rte_socket_id());
     if (access_port < 0 || core_port < 0) return "cannot create ring ports";
     // The data plane finds ports by their ethdev name, as for any device.
     char name[RTE_ETH_NAME_MAX_LEN];
@@ -60,18 +66,20 @@ void RingDataplane::stop() {
     if (!running_) return;
     running_ = false;
     rte_mbuf* m[64];
-    for (rte_ring* r : {access_rx_, access_tx_, core_rx_, core_tx_}) {
-        unsigned n;
-        while ((n = rte_ring_dequeue_burst(r, reinterpret_cast<void**>(m), 64, nullptr)) > 0)
-            rte_pktmbuf_free_bulk(m, n);
-    }
+    for (auto* rings : {&access_rx_, &access_tx_, &core_rx_, &core_tx_})
+        for (rte_ring* r : *rings) {
+            unsigned n;
+            while ((n = rte_ring_dequeue_burst(r, reinterpret_cast<void**>(m), 64, nullptr)) > 0)
+                rte_pktmbuf_free_bulk(m, n);
+        }
     dp::dataplane_stop(dp_, workers_);
-    for (rte_ring* r : {access_rx_, access_tx_, core_rx_, core_tx_}) rte_ring_free(r);
+    for (auto* rings : {&access_rx_, &access_tx_, &core_rx_, &core_tx_})
+        for (rte_ring* r : *rings) rte_ring_free(r);
 }
 
-void RingDataplane::poll_until_idle() {
-    do poll();
-    while (rte_ring_count(access_rx_) || rte_ring_count(core_rx_));
+void RingDataplane::poll_until_idle(unsigned w) {
+    do dp::worker_poll_once(workers_[w]);
+    while (rte_ring_count(access_rx_[w]) || rte_ring_count(core_rx_[w]));
 }
 
 dp::WorkerCounters RingDataplane::counters() const {

@@ -20,23 +20,28 @@ bool init_eal(const std::vector<std::string>& extra = {}, bool use_hugepages = f
 
 class RingDataplane {
 public:
-    // Overrides the config's port devices with ring ports and starts the data
-    // plane; empty string on success.
+    // Overrides the config's port devices with ring ports (one RX and one TX
+    // ring per worker in cfg) and starts the data plane; empty on success.
     std::string start(config::Config cfg, unsigned ring_size = 4096);
     void stop();
     ~RingDataplane() { stop(); }
 
     // Far ends: what the test puts on the wire towards a port and what the
     // data plane sent out of it.
-    unsigned inject_access(rte_mbuf** packets, unsigned n) { return enqueue(access_rx_, packets, n); }
-    unsigned inject_core(rte_mbuf** packets, unsigned n) { return enqueue(core_rx_, packets, n); }
-    unsigned drain_access(rte_mbuf** out, unsigned max) { return rte_ring_dequeue_burst(access_tx_, reinterpret_cast<void**>(out), max, nullptr); }
-    unsigned drain_core(rte_mbuf** out, unsigned max) { return rte_ring_dequeue_burst(core_tx_, reinterpret_cast<void**>(out), max, nullptr); }
+    // queue: the worker's (RSS would pick it on a NIC).
+    unsigned inject_access(rte_mbuf** packets, unsigned n, unsigned queue = 0) {
+        return enqueue(access_rx_[queue], packets, n);
+    }
+    unsigned inject_core(rte_mbuf** packets, unsigned n, unsigned queue = 0) {
+        return enqueue(core_rx_[queue], packets, n);
+    }
+    unsigned drain_access(rte_mbuf** out, unsigned max) { return drain(access_tx_, out, max); }
+    unsigned drain_core(rte_mbuf** out, unsigned max) { return drain(core_tx_, out, max); }
 
     // Runs worker 0's loop body once (single-threaded tests).
     void poll() { dp::worker_poll_once(workers_[0]); }
-    // Polls until both RX rings are empty.
-    void poll_until_idle();
+    // Runs worker w's loop body until its RX rings are empty.
+    void poll_until_idle(unsigned w = 0);
 
     dp::Dataplane& dataplane() { return dp_; }
     std::vector<dp::WorkerContext>& workers() { return workers_; }
@@ -44,21 +49,21 @@ public:
     const config::Config& config() const { return cfg_; }
     rte_mempool* pool() const { return dp_.pool; }
 
-    rte_ring* access_rx() const { return access_rx_; }
-    rte_ring* core_rx() const { return core_rx_; }
-
 private:
     static unsigned enqueue(rte_ring* r, rte_mbuf** packets, unsigned n) {
         return rte_ring_enqueue_burst(r, reinterpret_cast<void**>(packets), n, nullptr);
+    }
+    // Whatever any worker sent out of a port, queue by queue.
+    static unsigned drain(const std::vector<rte_ring*>& rings, rte_mbuf** out, unsigned max) {
+        for (rte_ring* r : rings)
+            if (unsigned n = rte_ring_dequeue_burst(r, reinterpret_cast<void**>(out), max, nullptr)) return n;
+        return 0;
     }
 
     config::Config cfg_;
     dp::Dataplane dp_;
     std::vector<dp::WorkerContext> workers_;
-    rte_ring* access_rx_ = nullptr;
-    rte_ring* access_tx_ = nullptr;
-    rte_ring* core_rx_ = nullptr;
-    rte_ring* core_tx_ = nullptr;
+    std::vector<rte_ring*> access_rx_, access_tx_, core_rx_, core_tx_;
     bool running_ = false;
 };
 

@@ -1,0 +1,425 @@
+// Data plane benchmark. Our own generator speaks the whole L2TP/IPsec
+// framing upstream (IP in PPP in L2TP in UDP 1701, live-encrypted into ESP in
+// UDP 4500 with increasing sequence numbers, so anti-replay stays on) and
+// plain IP downstream, for N clients (one SA pair and session each, round
+// robin, so with many clients every packet meets a different one). It feeds
+// the real worker loop through ring ethdev ports. Generator and workers take
+// turns: the generator fills each worker's RX ring untimed, then the workers
+// drain them timed, so the cycles are the data plane's alone, on full
+// bursts. Beside each figure, interleaved with the timed turns: IPsec-MB
+// alone doing the same cipher and hash over the same lengths.
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <rte_cycles.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+
+#include "common/proto/byte_reader.h"
+#include "common/proto/ipv4.h"
+#include "common/proto/l2tp.h"
+#include "dataplane/ipsec/esp_transform.h"
+#include "dataplane/l2tp/session_table.h"
+#include "tests/support/ring_dataplane.h"
+
+using namespace conc;
+using proto::EspCipher;
+using proto::EspIntegrity;
+
+namespace {
+
+constexpr unsigned kBatch = 256;              // packets per worker per turn: 8 bursts
+constexpr uint32_t kPublicBase = 0xC6120000;  // 198.18.0.0/15 (RFC 2544 benchmarking): clients' NAT addresses
+constexpr uint32_t kClientBase = 0x64400000;  // 100.64.0.0/10: clients' inner addresses
+constexpr uint32_t kCoreHost = 0x0A000005;
+constexpr uint16_t kTunnelOverhead = proto::kUdpHeaderSize + 6 + proto::kPppHeaderSize;  // UDP + L2TP + PPP
+const uint8_t kMac[6] = {0x02, 0, 0, 0, 9, 9};
+
+struct Profile {
+    const char* name;
+    std::vector<uint16_t> sizes;  // inner IPv4 packet sizes, cycled
+};
+
+double avg_size(const Profile& p) {
+    double s = 0;
+    for (auto v : p.sizes) s += v;
+    return s / p.sizes.size();
+}
+
+double median(std::vector<double>& v) {
+    std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+    return v[v.size() / 2];
+}
+
+config::StaticSa sa_spec(unsigned i, bool inbound, EspCipher c, EspIntegrity a) {
+    auto sa = test::make_sa((inbound ? "in" : "out") + std::to_string(i),
+                            inbound ? config::SaDirection::Inbound : config::SaDirection::Outbound,
+                            (inbound ? 0x100000 : 0x400000) + i, c, a, kPublicBase + i, true, i);
+    return sa;
+}
+
+config::StaticSession session_spec(unsigned i) {
+    config::StaticSession s;
+    s.name = "c" + std::to_string(i);
+    s.sa_in = "in" + std::to_string(i);
+    s.sa_out = "out" + std::to_string(i);
+    s.tunnel_id = static_cast<uint16_t>(i % 65535 + 1);  // ids repeat past 65535: the SA tells sessions apart
+    s.session_id = 1;
+    s.peer_tunnel_id = 7;
+    s.peer_session_id = 9;
+    s.client_ipv4 = kClientBase + i;
+    s.mtu = 1400;
+    return s;
+}
+
+// IPsec-MB alone: the same cipher and hash over the same ESP payload lengths,
+// jobs filled from templates, bursts of 32, rotating through as many 2 KB
+// buffers as the data plane's mbuf pool has (the same cache footprint).
+class CryptoOnly {
+public:
+    CryptoOnly(IMB_MGR* mgr, const dp::SecurityAssociation& sa, const Profile& profile, bool decrypt) : mgr_(mgr) {
+        for (unsigned i = 0; i < kBuffers; ++i) {
+            const uint32_t payload = profile.sizes[i % profile.sizes.size()] + kTunnelOverhead;
+            IMB_JOB* job = IMB_GET_NEXT_JOB(mgr);
+            const uint32_t len =
+                dp::prepare_encrypt_job(job, sa, buffers_[i], payload, 17, i + 1, buffers_[i] + 1600, scratch_[i]);
+            if (decrypt) dp::prepare_decrypt_job(job, sa, buffers_[i], len, scratch_[i]);
+            templates_[i] = *job;
+        }
+    }
+    double round(unsigned packets) {  // cycles per packet
+        const uint64_t start = rte_rdtsc_precise();
+        for (unsigned done = 0; done < packets; done += kBurst) {
+            for (unsigned i = 0; i < kBurst; ++i) {
+                *IMB_GET_NEXT_JOB(mgr_) = templates_[next_];
+                next_ = (next_ + 1) % kBuffers;
+                dp::submit_job(mgr_, [](const IMB_JOB*) {});
+            }
+            dp::flush_jobs(mgr_, [](const IMB_JOB*) {});
+        }
+        return static_cast<double>(rte_rdtsc_precise() - start) / packets;
+    }
+
+private:
+    static constexpr unsigned kBurst = 32;
+    static constexpr unsigned kBuffers = 3 * kBatch;
+    IMB_MGR* mgr_;
+    unsigned next_ = 0;
+    alignas(64) uint8_t buffers_[kBuffers][2048];
+    dp::EspJobScratch scratch_[kBuffers];
+    IMB_JOB templates_[kBuffers];
+};
+
+// The clients: for each, the twin of the data plane's inbound SA (same keys,
+// outbound) to encrypt with.
+class Generator {
+public:
+    Generator(test::RingDataplane& r, const config::Config& cfg, unsigned clients) : r_(r), clients_(clients) {
+        mgr_ = alloc_mb_mgr(0);
+        init_mb_mgr_auto(mgr_, nullptr);
+        twins_ = static_cast<dp::SecurityAssociation*>(
+            rte_zmalloc("twins", sizeof(dp::SecurityAssociation) * clients, alignof(dp::SecurityAssociation)));
+        const char* why;
+        for (unsigned i = 0; i < clients; ++i) {
+            new (&twins_[i]) dp::SecurityAssociation();
+            config::StaticSa spec = cfg.ipsec.static_sas[2 * i];
+            spec.direction = config::SaDirection::Outbound;
+            dp::key_security_association(mgr_, spec, 0, twins_[i], &why);
+        }
+    }
+    ~Generator() {
+        rte_free(twins_);
+        free_mb_mgr(mgr_);
+    }
+    const dp::SecurityAssociation& sa(unsigned i) const { return twins_[i]; }
+    IMB_MGR* mgr() { return mgr_; }
+
+    // Client -> concentrator: IP in PPP in L2TP in UDP 1701 in ESP in UDP 4500.
+    bool make_upstream(rte_mbuf** out, unsigned n, const Profile& profile, unsigned queue, unsigned queues) {
+        if (rte_pktmbuf_alloc_bulk(r_.pool(), out, n) != 0) return false;
+        const uint32_t dp_address = htonl(r_.config().dataplane.access.address);
+        for (unsigned base = 0; base < n; base += 32) {
+            const unsigned count = std::min(32u, n - base);
+            for (unsigned k = 0; k < count; ++k) {
+                const unsigned client = next_client(queue, queues);
+                dp::SecurityAssociation& sa = twins_[client];
+                const uint16_t inner = profile.sizes[counter_++ % profile.sizes.size()];
+                const uint16_t payload_len = static_cast<uint16_t>(inner + kTunnelOverhead);
+                const uint32_t head = 14 + 20 + 8 + dp::esp_header_room(sa);
+                uint8_t* frame = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(
+                    out[base + k], static_cast<uint16_t>(head + payload_len + dp::esp_trailer_room(sa, payload_len))));
+                uint8_t* esp = frame + 42;
+                uint8_t* udp = esp + dp::esp_header_room(sa);
+                proto::write_udp_header(udp, proto::kL2tpPort, proto::kL2tpPort, payload_len);
+                proto::write_l2tp_data_header(udp + 8, static_cast<uint16_t>(client % 65535 + 1), 1, false, 0);
+                proto::write_ppp_header(udp + 14, proto::kPppIpv4);
+                uint8_t* ip = udp + kTunnelOverhead;
+                proto::write_ipv4_header(ip, htonl(kClientBase + client), htonl(kCoreHost), proto::kIpProtoUdp,
+                                         inner, 64, 0, 0);
+                proto::write_udp_header(ip + 20, 5000, 5001, static_cast<uint16_t>(inner - 20));
+                std::memset(ip + 28, 0x5A, inner - 28u);
+                const uint32_t seq = static_cast<uint32_t>(sa.next_sequence.fetch_add(1));
+                IMB_JOB* job = IMB_GET_NEXT_JOB(mgr_);
+                const uint32_t esp_len =
+                    dp::prepare_encrypt_job(job, sa, esp, payload_len, proto::kIpProtoUdp, seq, iv_, scratch_[k]);
+                pending_[k] = {&sa, esp, esp_len};
+                job->user_data = &pending_[k];
+                proto::write_ethernet_header(frame, kMac, kMac, proto::kEtherTypeIpv4);
+                proto::write_ipv4_header(frame + 14, htonl(kPublicBase + client), dp_address, proto::kIpProtoUdp,
+                                         static_cast<uint16_t>(28 + esp_len), 64, 0, 0);
+                proto::write_udp_header(frame + 34, 4500, 4500, static_cast<uint16_t>(8 + esp_len));
+                dp::submit_job(mgr_, [&](const IMB_JOB* done) { finish(done); });
+            }
+            dp::flush_jobs(mgr_, [&](const IMB_JOB* done) { finish(done); });
+        }
+        return true;
+    }
+
+    // Core host -> client: plain IPv4 UDP to the client's address.
+    bool make_downstream(rte_mbuf** out, unsigned n, const Profile& profile, unsigned queue, unsigned queues) {
+        if (rte_pktmbuf_alloc_bulk(r_.pool(), out, n) != 0) return false;
+        for (unsigned i = 0; i < n; ++i) {
+            const uint16_t inner = profile.sizes[counter_++ % profile.sizes.size()];
+            uint8_t* frame = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(out[i], static_cast<uint16_t>(14 + inner)));
+            proto::write_ethernet_header(frame, kMac, kMac, proto::kEtherTypeIpv4);
+            proto::write_ipv4_header(frame + 14, htonl(kCoreHost), htonl(kClientBase + next_client(queue, queues)),
+                                     proto::kIpProtoUdp, inner, 64, 0, 0);
+            proto::write_udp_header(frame + 34, 5001, 5000, static_cast<uint16_t>(inner - 20));
+            std::memset(frame + 42, 0xA5, inner - 28u);
+        }
+        return true;
+    }
+
+private:
+    struct Pending {
+        dp::SecurityAssociation* sa;
+        uint8_t* esp;
+        uint32_t esp_len;
+    };
+    // Round robin over the clients whose packets go to this queue (i % queues).
+    unsigned next_client(unsigned queue, unsigned queues) {
+        unsigned& next = next_[queue];
+        const unsigned c = next * queues + queue;
+        next = (c + queues < clients_) ? next + 1 : 0;
+        return c;
+    }
+    void finish(const IMB_JOB* job) {
+        const Pending& p = *static_cast<const Pending*>(job->user_data);
+        dp::finish_encrypt(job, *p.sa, p.esp, p.esp_len, scratch_[&p - pending_]);
+    }
+
+    test::RingDataplane& r_;
+    unsigned clients_;
+    unsigned next_[2] = {0, 0};
+    uint64_t counter_ = 0;
+    IMB_MGR* mgr_;
+    dp::SecurityAssociation* twins_;
+    Pending pending_[32];
+    dp::EspJobScratch scratch_[32];
+    uint8_t iv_[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+};
+
+void drain(test::RingDataplane& r) {
+    rte_mbuf* m[256];
+    for (unsigned n; (n = r.drain_core(m, 256)) > 0;) rte_pktmbuf_free_bulk(m, n);
+    for (unsigned n; (n = r.drain_access(m, 256)) > 0;) rte_pktmbuf_free_bulk(m, n);
+}
+
+// The second worker spins on its own lcore for a whole measurement and
+// drains its rings each time the main lcore starts a turn: no thread wake-up
+// inside the timed part.
+struct SecondWorker {
+    test::RingDataplane* ring;
+    std::atomic<uint64_t> started{0}, finished{0};
+    std::atomic<bool> quit{false};
+};
+
+int second_worker_loop(void* arg) {
+    auto* w = static_cast<SecondWorker*>(arg);
+    uint64_t seen = 0;
+    while (!w->quit.load(std::memory_order_acquire)) {
+        if (w->started.load(std::memory_order_acquire) == seen) continue;
+        ++seen;
+        w->ring->poll_until_idle(1);
+        w->finished.store(seen, std::memory_order_release);
+    }
+    return 0;
+}
+
+struct Point {
+    double cycles_per_packet;  // per worker core
+    double crypto_cycles_per_packet;
+};
+
+// One direction, one profile, on a running data plane with `workers` workers.
+bool measure(test::RingDataplane& r, Generator& gen, unsigned workers, const Profile& profile, bool upstream,
+             uint64_t packets, Point& out) {
+    std::vector<double> per_turn, crypto_per_turn;
+    auto crypto = std::make_unique<CryptoOnly>(gen.mgr(), gen.sa(0), profile, upstream);
+    std::vector<rte_mbuf*> batch(kBatch);
+    const auto before = r.counters();
+    SecondWorker second;
+    second.ring = &r;
+    if (workers == 2) rte_eal_remote_launch(second_worker_loop, &second, rte_get_next_lcore(-1, 1, 0));
+    uint64_t done = 0;
+    for (int turn = -1; done < packets; ++turn) {
+        for (unsigned w = 0; w < workers; ++w) {
+            // As RSS would: each client's packets reach one worker only.
+            if (!(upstream ? gen.make_upstream(batch.data(), kBatch, profile, w, workers)
+                           : gen.make_downstream(batch.data(), kBatch, profile, w, workers)))
+                return std::fprintf(stderr, "generator ran out of mbufs\n"), false;
+            if (upstream) r.inject_access(batch.data(), kBatch, w);
+            else r.inject_core(batch.data(), kBatch, w);
+        }
+        const uint64_t start = rte_rdtsc_precise();
+        const uint64_t ticket = second.started.load() + 1;
+        if (workers == 2) second.started.store(ticket, std::memory_order_release);
+        r.poll_until_idle(0);
+        if (workers == 2)
+            while (second.finished.load(std::memory_order_acquire) != ticket) {}
+        const uint64_t spent = rte_rdtsc_precise() - start;
+        drain(r);
+        if (turn >= 0) {
+            // Both workers ran side by side: a core's share is the elapsed
+            // time over its own packets.
+            per_turn.push_back(static_cast<double>(spent) / kBatch);
+            crypto_per_turn.push_back(crypto->round(kBatch));
+            done += kBatch * workers;
+        }
+    }
+    second.quit.store(true, std::memory_order_release);
+    if (workers == 2) rte_eal_mp_wait_lcore();
+    const auto after = r.counters();
+    const uint64_t forwarded = upstream ? after.tx_core_packets - before.tx_core_packets
+                                        : after.tx_esp_packets - before.tx_esp_packets;
+    const uint64_t expected = done + kBatch * workers;
+    if (forwarded != expected) {
+        std::fprintf(stderr, "only %" PRIu64 " of %" PRIu64 " packets went through\n", forwarded, expected);
+        return false;
+    }
+    out.cycles_per_packet = median(per_turn);
+    out.crypto_cycles_per_packet = median(crypto_per_turn);
+    return true;
+}
+
+size_t heap_in_use() {
+    rte_malloc_socket_stats stats{};
+    rte_malloc_get_socket_stats(static_cast<int>(rte_socket_id()), &stats);
+    return stats.heap_allocsz_bytes;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    uint64_t packets = 200000;
+    std::string only;  // substring filter on "direction algorithm clients size workers"
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        if (arg == "--quick") packets = 20000;
+        else if (arg == "--packets" && i + 1 < argc) packets = std::stoull(argv[++i]);
+        else if (arg == "--only" && i + 1 < argc) only = argv[++i];
+        else {
+            std::fprintf(stderr, "usage: dataplane_bench [--quick] [--packets N] [--only 'upstream aes128gcm16 1 64 1w']\n");
+            return 2;
+        }
+    }
+    if (!test::init_eal({"-l", "0-1"}, true)) {
+        std::fprintf(stderr, "EAL init failed (hugepages reserved? run scripts/setup.sh)\n");
+        return 1;
+    }
+    const double hz = static_cast<double>(rte_get_tsc_hz());
+    const Profile profiles[] = {{"64", {64}}, {"IMIX", {64, 64, 64, 64, 64, 64, 64, 576, 576, 576, 576, 1400}},
+                                {"1400", {1400}}};
+    struct Algo {
+        EspCipher c;
+        EspIntegrity a;
+        const char* name;
+    };
+    const Algo algos[] = {{EspCipher::AesGcm128, EspIntegrity::None, "aes128gcm16"},
+                          {EspCipher::AesCbc128, EspIntegrity::HmacSha1_96, "aes128-sha1"}};
+    std::printf("Data plane benchmark: TSC %.2f GHz, %" PRIu64 " packets per point; upstream = IPv4 in PPP in L2TP in "
+                "ESP in UDP 4500, downstream = plain IPv4\n", hz / 1e9, packets);
+    std::printf("Mpps and Gbps: the workers' capacity (TSC Hz / cycles per packet per core x cores); Gbps counts inner "
+                "IPv4 bytes; crypto-only: IPsec-MB alone, one core\n");
+    std::printf("%-10s %-12s %7s %5s %3s %8s %8s %11s %12s %9s\n", "direction", "algorithm", "clients", "size", "wk",
+                "Mpps", "Gbps", "cycles/pkt", "crypto-only", "overhead");
+    bool ok = true;
+    for (const auto& algo : algos) {
+        for (unsigned clients : {1u, 10000u, 100000u}) {
+            for (unsigned workers : {1u, 2u}) {
+                if (workers > clients) continue;  // one client's flow reaches one worker
+                bool wanted = only.empty();
+                for (bool up : {true, false})
+                    for (const auto& p : profiles)
+                        wanted |= (std::string(up ? "upstream " : "downstream ") + algo.name + " " +
+                                   std::to_string(clients) + " " + p.name + " " + std::to_string(workers) + "w")
+                                      .find(only) != std::string::npos;
+                if (!wanted) continue;
+                config::Config cfg = test::base_config();
+                cfg.dataplane.worker_lcores = workers == 2 ? std::vector<unsigned>{0, 1} : std::vector<unsigned>{0};
+                cfg.dataplane.max_sas = 2 * clients + 16;
+                cfg.dataplane.max_sessions = clients + 16;
+                cfg.dataplane.mbufs = 8 * kBatch * workers;
+                for (unsigned i = 0; i < clients; ++i) {
+                    cfg.ipsec.static_sas.push_back(sa_spec(i, true, algo.c, algo.a));
+                    cfg.ipsec.static_sas.push_back(sa_spec(i, false, algo.c, algo.a));
+                    cfg.l2tp.static_sessions.push_back(session_spec(i));
+                }
+                test::RingDataplane r;
+                const size_t heap_before = heap_in_use();
+                const std::string err = r.start(cfg, 2 * kBatch);
+                if (!err.empty()) {
+                    std::fprintf(stderr, "start failed: %s\n", err.c_str());
+                    ok = false;
+                    continue;
+                }
+                const size_t table_bytes = heap_in_use() - heap_before;
+                Generator gen(r, r.config(), clients);
+                for (bool up : {true, false}) {
+                    for (const auto& profile : profiles) {
+                        const std::string point = std::string(up ? "upstream " : "downstream ") + algo.name + " " +
+                                                  std::to_string(clients) + " " + profile.name + " " +
+                                                  std::to_string(workers) + "w";
+                        if (!only.empty() && point.find(only) == std::string::npos) continue;
+                        Point f{};
+                        if (!measure(r, gen, workers, profile, up, packets, f)) {
+                            ok = false;
+                            continue;
+                        }
+                        const double mpps = hz / f.cycles_per_packet * workers / 1e6;
+                        std::printf("%-10s %-12s %7u %5s %3u %8.2f %8.2f %11.0f %12.0f %9.0f\n",
+                                    up ? "upstream" : "downstream", algo.name, clients, profile.name, workers, mpps,
+                                    mpps * avg_size(profile) * 8 / 1e3, f.cycles_per_packet,
+                                    f.crypto_cycles_per_packet, f.cycles_per_packet - f.crypto_cycles_per_packet);
+                        std::fflush(stdout);
+                    }
+                }
+                if (clients == 100000 && workers == 1) {
+                    // The session table alone: entries, (SA, ids) hash, IPv4 and IPv6 LPM.
+                    const size_t before_sessions = heap_in_use();
+                    {
+                        dp::SessionTable sessions;
+                        const char* why;
+                        if (sessions.create("bench_sessions", clients, static_cast<int>(rte_socket_id()), &why))
+                            std::printf("memory per client: %.0f bytes in all (session + SA pair + tables, mbuf pool "
+                                        "and rings included); the session table alone %.0f bytes per session "
+                                        "(Session %zu, SA %zu)\n",
+                                        static_cast<double>(table_bytes) / clients,
+                                        static_cast<double>(heap_in_use() - before_sessions) / clients,
+                                        sizeof(dp::Session), sizeof(dp::SecurityAssociation));
+                    }
+                }
+            }
+        }
+    }
+    return ok ? 0 : 1;
+}
