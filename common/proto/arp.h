@@ -7,8 +7,8 @@
 
 namespace conc::proto {
 
-inline constexpr size_t kArpPacketSize = 28;          // Ethernet/IPv4 ARP, after the Ethernet header
-inline constexpr size_t kEthernetMinFrameSize = 60;   // without the FCS (IEEE 802.3 minimum 64 with it)
+inline constexpr size_t kArpPacketSize = 28;         // Ethernet/IPv4 ARP, after the Ethernet header
+inline constexpr size_t kEthernetMinFrameSize = 60;  // without the FCS (IEEE 802.3 minimum 64 with it)
 inline constexpr uint16_t kArpHardwareEthernet = 1;
 inline constexpr uint16_t kArpOperationRequest = 1;
 inline constexpr uint16_t kArpOperationReply = 2;
@@ -16,10 +16,10 @@ inline constexpr uint16_t kArpOperationReply = 2;
 enum class ArpError : uint8_t {
     Ok,
     Truncated,
-    UnsupportedHardware,   // hardware type not Ethernet or hardware length not 6
-    UnsupportedProtocol,   // protocol type not IPv4 or protocol length not 4
-    BadOperation,          // neither request nor reply
-    BadSenderAddress,      // a multicast or broadcast sender MAC (RFC 1812 3.3.2)
+    UnsupportedHardware,  // hardware type not Ethernet or hardware length not 6
+    UnsupportedProtocol,  // protocol type not IPv4 or protocol length not 4
+    BadOperation,         // neither request nor reply
+    BadSenderAddress,     // a multicast or broadcast sender MAC (RFC 1812 3.3.2)
 };
 
 struct ArpPacket {

@@ -31,10 +31,10 @@ enum class NdError : uint8_t {
     BadHopLimit,              // not 255: from off the link
     BadCode,
     BadChecksum,
-    BadTarget,                // a multicast target
-    BadSourceAddress,         // a multicast source
-    BadDestination,           // from the unspecified address to other than a solicited-node group
-    BadOption,                // length 0, running past the message, or a source link-layer address in DAD
+    BadTarget,         // a multicast target
+    BadSourceAddress,  // a multicast source
+    BadDestination,    // from the unspecified address to other than a solicited-node group
+    BadOption,         // length 0, running past the message, or a source link-layer address in DAD
 };
 
 struct NeighborSolicitation {

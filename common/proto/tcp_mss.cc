@@ -41,9 +41,8 @@ bool walk_options(uint8_t* tcp, size_t options_end, uint16_t max_mss, bool clamp
             if (mss > max_mss) {
                 write_u16(tcp + at, max_mss);
                 const bool odd = at % 2 != 0;
-                const uint16_t checksum = checksum_replace_u16(load_u16(tcp + kTcpChecksumOffset),
-                                                               odd ? byte_swap(mss) : mss,
-                                                               odd ? byte_swap(max_mss) : max_mss);
+                const uint16_t checksum = checksum_replace_u16(
+                    load_u16(tcp + kTcpChecksumOffset), odd ? byte_swap(mss) : mss, odd ? byte_swap(max_mss) : max_mss);
                 write_u16(tcp + kTcpChecksumOffset, checksum);
                 changed = true;
             }

@@ -89,7 +89,7 @@ void esp_decap(WorkerContext& ctx, EspBatch& batch) {
     ctx.dp->sas.lookup_inbound(spis, n, sas);
     const SecurityAssociation* previous = nullptr;
     for (uint16_t i = 0; i < n; ++i)
-        prefetch_security_association(sas[i], rte_pktmbuf_data_len(batch.mbuf[i]), previous);
+        prefetch_security_association(sas[i], previous);
 
     IMB_MGR* imb = ctx.imb;
     unsigned inflight = 0;

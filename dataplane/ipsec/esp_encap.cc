@@ -36,7 +36,7 @@ void esp_encap(WorkerContext& ctx, EspEncapBatch& batch) {
     const PortState& access = ctx.dp->access;
     const SecurityAssociation* previous = nullptr;
     for (uint16_t i = 0; i < batch.count; ++i)
-        prefetch_security_association(batch.sa[i], rte_pktmbuf_data_len(batch.mbuf[i]), previous);
+        prefetch_security_association(batch.sa[i], previous);
 
     unsigned inflight = 0;
     for (uint16_t i = 0; i < batch.count; ++i) {

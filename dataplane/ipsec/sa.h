@@ -69,19 +69,16 @@ struct alignas(64) SecurityAssociation {
 // With thousands of SAs most packets find theirs cold. Called for a whole
 // burst before the first packet is worked on, so the misses overlap instead
 // of stalling the cipher one by one; a run of packets on one SA pays once.
-// The transform line and the mutable line always; the expanded keys (up to
-// 1 KB for GCM's precomputed hash powers) only for packets long enough that
-// the cipher reads most of them.
-inline void prefetch_security_association(const SecurityAssociation* sa, uint32_t packet_len,
-                                          const SecurityAssociation*& previous) {
+// Everything a packet touches: the transform, the expanded keys (the cipher
+// reads most of GCM's 1 KB of hash powers even for short packets' setup) and
+// the mutable line.
+inline void prefetch_security_association(const SecurityAssociation* sa, const SecurityAssociation*& previous) {
     if (sa == previous || !sa) return;
     previous = sa;
-    const char* base = reinterpret_cast<const char*>(sa);
-    __builtin_prefetch(base, 0, 3);
-    __builtin_prefetch(&sa->next_sequence, 1, 3);
-    if (packet_len < 256) return;
+    const char* p = reinterpret_cast<const char*>(sa);
     const char* end = reinterpret_cast<const char*>(&sa->next_sequence);
-    for (const char* p = base + 64; p < end; p += 64) __builtin_prefetch(p, 0, 3);
+    for (; p < end; p += 64) __builtin_prefetch(p, 0, 3);
+    __builtin_prefetch(end, 1, 3);
 }
 
 // Fills sa's transform and keys from a config SA; the IMB_MGR is used only

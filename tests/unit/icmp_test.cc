@@ -84,10 +84,10 @@ Bytes offending_ipv4() {
 // header (the rest is "y"), and the answer IPv6(src="2001:db8::1",
 // dst="2001:db8::5", hlim=64)/ICMPv6PacketTooBig(mtu=1400)/Raw(offending):
 // its first 56 bytes, the rest being the offending packet from byte 8 on.
-const Bytes kOffending6Head = {0x60, 0x00, 0x00, 0x00, 0x00, 0x3c, 0x11, 0x3f, 0x20, 0x01, 0x0d, 0xb8, 0x00, 0x00,
-                               0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x05, 0x20, 0x01, 0x0d, 0xb8,
-                               0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x09, 0x06, 0xa5,
-                               0x06, 0xa5, 0x00, 0x3c, 0x40, 0x55};
+const Bytes kOffending6Head = {0x60, 0x00, 0x00, 0x00, 0x00, 0x3c, 0x11, 0x3f, 0x20, 0x01, 0x0d, 0xb8,
+                               0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x05,
+                               0x20, 0x01, 0x0d, 0xb8, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+                               0x00, 0x00, 0x00, 0x09, 0x06, 0xa5, 0x06, 0xa5, 0x00, 0x3c, 0x40, 0x55};
 const Bytes kPacketTooBigHead = {0x60, 0x00, 0x00, 0x00, 0x00, 0x6c, 0x3a, 0x40, 0x20, 0x01, 0x0d, 0xb8, 0x00, 0x00,
                                  0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x20, 0x01, 0x0d, 0xb8,
                                  0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x05, 0x02, 0x00,
@@ -103,9 +103,10 @@ Bytes offending_ipv6() {
 // hlim=63)/UDP(sport=1701, dport=1701)/Raw(bytes(i & 0xff for i in
 // range(1400))), header and UDP header; the Packet Too Big for it (mtu=1400)
 // quoting its first 1232 bytes, the first 48 bytes of the 1280.
-const Bytes kBig6Head = {0x60, 0x00, 0x00, 0x00, 0x05, 0x80, 0x11, 0x3f, 0x20, 0x01, 0x0d, 0xb8, 0x00, 0x00, 0x00, 0x00,
-                         0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x05, 0x20, 0x01, 0x0d, 0xb8, 0x00, 0x01, 0x00, 0x00,
-                         0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x09, 0x06, 0xa5, 0x06, 0xa5, 0x05, 0x80, 0xe8, 0xc6};
+const Bytes kBig6Head = {0x60, 0x00, 0x00, 0x00, 0x05, 0x80, 0x11, 0x3f, 0x20, 0x01, 0x0d, 0xb8,
+                         0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x05,
+                         0x20, 0x01, 0x0d, 0xb8, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+                         0x00, 0x00, 0x00, 0x09, 0x06, 0xa5, 0x06, 0xa5, 0x05, 0x80, 0xe8, 0xc6};
 const Bytes kBigPacketTooBigHead = {0x60, 0x00, 0x00, 0x00, 0x04, 0xd8, 0x3a, 0x40, 0x20, 0x01, 0x0d, 0xb8,
                                     0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01,
                                     0x20, 0x01, 0x0d, 0xb8, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
@@ -126,14 +127,16 @@ const Bytes kEchoReply = {0x45, 0xb8, 0x00, 0x2c, 0x42, 0x42, 0x00, 0x00, 0x40, 
 // fl=0x123, hlim=60)/ICMPv6EchoRequest(id=0x77, seq=3,
 // data=b"abcdefgh12345678") and the reply we expect: IPv6(src="2001:db8::1",
 // dst="2001:db8::5", tc=0xb8, fl=0, hlim=64)/ICMPv6EchoReply(same).
-const Bytes kEchoRequest6 = {0x6b, 0x90, 0x01, 0x23, 0x00, 0x18, 0x3a, 0x3c, 0x20, 0x01, 0x0d, 0xb8, 0x00, 0x00, 0x00, 0x00,
-                             0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x05, 0x20, 0x01, 0x0d, 0xb8, 0x00, 0x00, 0x00, 0x00,
-                             0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x80, 0x00, 0xc1, 0x50, 0x00, 0x77, 0x00, 0x03,
-                             0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38};
-const Bytes kEchoReply6 = {0x6b, 0x80, 0x00, 0x00, 0x00, 0x18, 0x3a, 0x40, 0x20, 0x01, 0x0d, 0xb8, 0x00, 0x00, 0x00, 0x00,
-                           0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x20, 0x01, 0x0d, 0xb8, 0x00, 0x00, 0x00, 0x00,
-                           0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x05, 0x81, 0x00, 0xc0, 0x50, 0x00, 0x77, 0x00, 0x03,
-                           0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38};
+const Bytes kEchoRequest6 = {0x6b, 0x90, 0x01, 0x23, 0x00, 0x18, 0x3a, 0x3c, 0x20, 0x01, 0x0d, 0xb8, 0x00,
+                             0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x05, 0x20, 0x01,
+                             0x0d, 0xb8, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+                             0x01, 0x80, 0x00, 0xc1, 0x50, 0x00, 0x77, 0x00, 0x03, 0x61, 0x62, 0x63, 0x64,
+                             0x65, 0x66, 0x67, 0x68, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38};
+const Bytes kEchoReply6 = {0x6b, 0x80, 0x00, 0x00, 0x00, 0x18, 0x3a, 0x40, 0x20, 0x01, 0x0d, 0xb8, 0x00,
+                           0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x20, 0x01,
+                           0x0d, 0xb8, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+                           0x05, 0x81, 0x00, 0xc0, 0x50, 0x00, 0x77, 0x00, 0x03, 0x61, 0x62, 0x63, 0x64,
+                           0x65, 0x66, 0x67, 0x68, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38};
 
 // An IPv4 packet with a well-formed header: protocol, payload, flags/fragment.
 Bytes ipv4_packet(uint32_t source, uint32_t destination, uint8_t protocol, const Bytes& payload,
@@ -240,7 +243,8 @@ public:
     void testFragNeededKnownAnswer() {
         const Bytes offending = offending_ipv4();
         Bytes out(200, 0xEE);
-        const size_t n = build_icmpv4_frag_needed(out.data(), out.size(), offending.data(), offending.size(), kUs, 1400);
+        const size_t n =
+            build_icmpv4_frag_needed(out.data(), out.size(), offending.data(), offending.size(), kUs, 1400);
         CPPUNIT_ASSERT_EQUAL(kFragNeeded.size(), n);
         CPPUNIT_ASSERT(std::memcmp(out.data(), kFragNeeded.data(), n) == 0);
         CPPUNIT_ASSERT_EQUAL(uint8_t(0xEE), out[n]);  // nothing written past the answer
@@ -298,11 +302,13 @@ public:
         const Bytes body(60, 0x11);
         // RFC 1122 3.2.2: errors (and unknown types, taken for errors) are never answered with one.
         for (uint8_t type : {3, 4, 5, 11, 12, 1, 2, 6, 7, 19, 42, 255}) {
-            CPPUNIT_ASSERT_EQUAL(size_t{0}, frag_needed(ipv4_packet(peer, core, kIpProtoIcmp, icmp_message(type, 0, body))));
+            CPPUNIT_ASSERT_EQUAL(size_t{0},
+                                 frag_needed(ipv4_packet(peer, core, kIpProtoIcmp, icmp_message(type, 0, body))));
         }
         // Queries are: echo, router advertisement/solicitation, timestamp, information, address mask.
         for (uint8_t type : {0, 8, 9, 10, 13, 14, 15, 16, 17, 18}) {
-            CPPUNIT_ASSERT_EQUAL(size_t{56}, frag_needed(ipv4_packet(peer, core, kIpProtoIcmp, icmp_message(type, 0, body))));
+            CPPUNIT_ASSERT_EQUAL(size_t{56},
+                                 frag_needed(ipv4_packet(peer, core, kIpProtoIcmp, icmp_message(type, 0, body))));
         }
         // ICMP with no byte to say its type: not answered.
         CPPUNIT_ASSERT_EQUAL(size_t{0}, frag_needed(ipv4_packet(peer, core, kIpProtoIcmp, {})));
@@ -324,22 +330,23 @@ public:
     void testFragNeededNotForGroupOrOddAddresses() {
         const uint32_t peer = address(203, 0, 113, 10), core = address(10, 0, 0, 5);
         const Bytes payload(40, 0x33);
-        const uint32_t odd[] = {address(0, 0, 0, 0),       address(0, 1, 2, 3),     address(127, 0, 0, 1),
-                                address(224, 0, 0, 1),     address(239, 1, 2, 3),   address(240, 0, 0, 1),
+        const uint32_t odd[] = {address(0, 0, 0, 0),        address(0, 1, 2, 3),   address(127, 0, 0, 1),
+                                address(224, 0, 0, 1),      address(239, 1, 2, 3), address(240, 0, 0, 1),
                                 address(255, 255, 255, 255)};
         for (uint32_t a : odd) {
             CPPUNIT_ASSERT_EQUAL(size_t{0}, frag_needed(ipv4_packet(a, core, 17, payload)));
             CPPUNIT_ASSERT_EQUAL(size_t{0}, frag_needed(ipv4_packet(peer, a, 17, payload)));
         }
-        CPPUNIT_ASSERT_EQUAL(size_t{56}, frag_needed(ipv4_packet(address(1, 0, 0, 1), address(223, 255, 255, 254), 17,
-                                                                 payload)));
+        CPPUNIT_ASSERT_EQUAL(size_t{56},
+                             frag_needed(ipv4_packet(address(1, 0, 0, 1), address(223, 255, 255, 254), 17, payload)));
     }
 
     void testFragNeededInPlace() {
         // The answer written over the offending packet itself (the data plane
         // may reuse its buffer) equals the one written elsewhere.
         Bytes buffer = offending_ipv4();
-        const size_t n = build_icmpv4_frag_needed(buffer.data(), buffer.size(), buffer.data(), buffer.size(), kUs, 1400);
+        const size_t n =
+            build_icmpv4_frag_needed(buffer.data(), buffer.size(), buffer.data(), buffer.size(), kUs, 1400);
         CPPUNIT_ASSERT_EQUAL(kFragNeeded.size(), n);
         CPPUNIT_ASSERT(std::memcmp(buffer.data(), kFragNeeded.data(), n) == 0);
     }
@@ -355,7 +362,8 @@ public:
         for (const Bytes& p : {offending_ipv4(), options, icmp}) {
             for (size_t len = 0; len <= p.size(); ++len) {
                 Bytes out(200);
-                const size_t n = build_icmpv4_frag_needed(out.data(), out.size(), guard.place(p.data(), len), len, kUs, 1400);
+                const size_t n =
+                    build_icmpv4_frag_needed(out.data(), out.size(), guard.place(p.data(), len), len, kUs, 1400);
                 CPPUNIT_ASSERT_EQUAL(len == p.size(), n != 0);
                 if (n) assert_valid_icmpv4(out.data(), n, kUs);
             }
@@ -420,7 +428,8 @@ public:
         Bytes error = {kIpProtoIcmpv6, 0, 1, 4, 0, 0, 0, 0, 1, 0, 0, 0};  // PadN, then type 1
         CPPUNIT_ASSERT_EQUAL(size_t{0}, packet_too_big(ipv6_packet(kPeer6, kUs6, kIpv6DestinationOptions, error)));
         error[8] = 128;
-        CPPUNIT_ASSERT_EQUAL(size_t{48 + 52}, packet_too_big(ipv6_packet(kPeer6, kUs6, kIpv6DestinationOptions, error)));
+        CPPUNIT_ASSERT_EQUAL(size_t{48 + 52},
+                             packet_too_big(ipv6_packet(kPeer6, kUs6, kIpv6DestinationOptions, error)));
         // ICMPv6 with no type byte: not answered.
         CPPUNIT_ASSERT_EQUAL(size_t{0}, packet_too_big(ipv6_packet(kPeer6, kUs6, kIpProtoIcmpv6, {})));
         // A later fragment's type is not known; it is answered (errors are never that large).
@@ -455,9 +464,9 @@ public:
 
     void testPacketTooBigNeverReadsPastPacket() {
         GuardedBuffer guard;
-        const Bytes chain = ipv6_packet(kPeer6, kUs6, kIpv6HopByHop,
-                                        {kIpv6DestinationOptions, 0, 1, 4, 0, 0, 0, 0, kIpProtoIcmpv6, 0, 1, 4, 0, 0, 0,
-                                         0, 128, 0, 0, 0});
+        const Bytes chain = ipv6_packet(
+            kPeer6, kUs6, kIpv6HopByHop,
+            {kIpv6DestinationOptions, 0, 1, 4, 0, 0, 0, 0, kIpProtoIcmpv6, 0, 1, 4, 0, 0, 0, 0, 128, 0, 0, 0});
         for (const Bytes& p : {offending_ipv6(), chain}) {
             for (size_t len = 0; len <= p.size(); ++len) {
                 Bytes out(300);
@@ -473,8 +482,7 @@ public:
             Bytes p(chain.begin(), chain.begin() + static_cast<long>(40 + cut));
             write_u16(p.data() + 4, static_cast<uint16_t>(cut));
             Bytes out(300);
-            const size_t n =
-                build_icmpv6_packet_too_big(out.data(), out.size(), guard.place(p), p.size(), kUs6, 1280);
+            const size_t n = build_icmpv6_packet_too_big(out.data(), out.size(), guard.place(p), p.size(), kUs6, 1280);
             CPPUNIT_ASSERT_EQUAL(cut > 16 ? 48 + p.size() : size_t{0}, n);
         }
     }
@@ -491,18 +499,17 @@ public:
     void testEchoReplyInPlaceAndPadded() {
         Bytes buffer = kEchoRequest;
         buffer.resize(60, 0);  // a minimum Ethernet frame's padding after it
-        CPPUNIT_ASSERT_EQUAL(kEchoReply.size(), build_icmpv4_echo_reply(buffer.data(), buffer.size(), buffer.data(),
-                                                                        buffer.size()));
+        CPPUNIT_ASSERT_EQUAL(kEchoReply.size(),
+                             build_icmpv4_echo_reply(buffer.data(), buffer.size(), buffer.data(), buffer.size()));
         CPPUNIT_ASSERT(std::memcmp(buffer.data(), kEchoReply.data(), kEchoReply.size()) == 0);
         // Capacity: exactly the request's length.
         Bytes out(kEchoRequest.size());
-        CPPUNIT_ASSERT_EQUAL(size_t{0}, build_icmpv4_echo_reply(out.data(), out.size() - 1, kEchoRequest.data(),
-                                                                kEchoRequest.size()));
-        CPPUNIT_ASSERT_EQUAL(out.size(), build_icmpv4_echo_reply(out.data(), out.size(), kEchoRequest.data(),
-                                                                 kEchoRequest.size()));
+        CPPUNIT_ASSERT_EQUAL(
+            size_t{0}, build_icmpv4_echo_reply(out.data(), out.size() - 1, kEchoRequest.data(), kEchoRequest.size()));
+        CPPUNIT_ASSERT_EQUAL(out.size(),
+                             build_icmpv4_echo_reply(out.data(), out.size(), kEchoRequest.data(), kEchoRequest.size()));
         // The smallest request: no data.
-        const Bytes small =
-            ipv4_packet(address(203, 0, 113, 10), kUs, kIpProtoIcmp, icmp_message(8, 0, {0, 1, 0, 2}));
+        const Bytes small = ipv4_packet(address(203, 0, 113, 10), kUs, kIpProtoIcmp, icmp_message(8, 0, {0, 1, 0, 2}));
         CPPUNIT_ASSERT_EQUAL(size_t{28}, build_icmpv4_echo_reply(out.data(), out.size(), small.data(), small.size()));
         assert_valid_icmpv4(out.data(), 28, kUs);
         CPPUNIT_ASSERT_EQUAL(kIcmpEchoReply, out[20]);
@@ -530,8 +537,8 @@ public:
         // Fragments.
         for (uint16_t ff : {kIpv4MoreFragments, uint16_t{1}})
             CPPUNIT_ASSERT_EQUAL(size_t{0}, reply(ipv4_packet(peer, kUs, kIpProtoIcmp, icmp_message(8, 0, body), ff)));
-        CPPUNIT_ASSERT_EQUAL(size_t{31}, reply(ipv4_packet(peer, kUs, kIpProtoIcmp, icmp_message(8, 0, body),
-                                                           kIpv4DontFragment)));
+        CPPUNIT_ASSERT_EQUAL(size_t{31},
+                             reply(ipv4_packet(peer, kUs, kIpProtoIcmp, icmp_message(8, 0, body), kIpv4DontFragment)));
         // IP options (here Record Route): not answered.
         Bytes options = ipv4_packet(peer, kUs, kIpProtoIcmp, icmp_message(8, 0, body));
         options.insert(options.begin() + 20, {7, 7, 4, 0, 0, 0, 0, 0});
@@ -556,12 +563,14 @@ public:
         GuardedBuffer guard;
         for (size_t len = 0; len <= kEchoRequest.size(); ++len) {
             Bytes out(100);
-            const size_t n = build_icmpv4_echo_reply(out.data(), out.size(), guard.place(kEchoRequest.data(), len), len);
+            const size_t n =
+                build_icmpv4_echo_reply(out.data(), out.size(), guard.place(kEchoRequest.data(), len), len);
             CPPUNIT_ASSERT_EQUAL(len == kEchoRequest.size() ? kEchoReply.size() : size_t{0}, n);
         }
         // In place, in the guarded buffer, exactly filling it.
         uint8_t* p = guard.place(kEchoRequest);
-        CPPUNIT_ASSERT_EQUAL(kEchoReply.size(), build_icmpv4_echo_reply(p, kEchoRequest.size(), p, kEchoRequest.size()));
+        CPPUNIT_ASSERT_EQUAL(kEchoReply.size(),
+                             build_icmpv4_echo_reply(p, kEchoRequest.size(), p, kEchoRequest.size()));
         CPPUNIT_ASSERT(std::memcmp(p, kEchoReply.data(), kEchoReply.size()) == 0);
     }
 
@@ -581,8 +590,8 @@ public:
                              build_icmpv6_echo_reply(buffer.data(), buffer.size(), buffer.data(), buffer.size()));
         CPPUNIT_ASSERT(std::memcmp(buffer.data(), kEchoReply6.data(), kEchoReply6.size()) == 0);
         Bytes out(kEchoRequest6.size());
-        CPPUNIT_ASSERT_EQUAL(size_t{0}, build_icmpv6_echo_reply(out.data(), out.size() - 1, kEchoRequest6.data(),
-                                                                kEchoRequest6.size()));
+        CPPUNIT_ASSERT_EQUAL(
+            size_t{0}, build_icmpv6_echo_reply(out.data(), out.size() - 1, kEchoRequest6.data(), kEchoRequest6.size()));
     }
 
     void testEcho6ReplyRejects() {
