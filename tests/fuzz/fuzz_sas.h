@@ -16,6 +16,8 @@ inline std::vector<uint8_t> bytes_from(uint8_t first, size_t n) {
 // Peer 203.0.113.10. Inbound: SPI 0x1001 aes128gcm16 NAT-T, SPI 0x1002
 // aes128/sha1 plain ESP, SPI 0x1003 3des/sha256_96 NAT-T. Keys count up from
 // 0x00 (cipher) and 0x40 (integrity). Outbound to the same peer: aes128gcm16.
+// One L2TP session on each inbound SA: tunnel 100, session 200, client
+// 100.64.0.1/2/3 and 2001:db8:100:1/2/3::/64, answered through gcm-out.
 inline config::Config fuzz_config() {
     config::Config cfg = test::base_config();
     cfg.ipsec.replay_window = 64;
@@ -35,6 +37,20 @@ inline config::Config fuzz_config() {
         sa("3des-in", D::Inbound, 0x1003, C::TripleDesCbc, I::HmacSha256_96, true),
         sa("gcm-out", D::Outbound, 0x2001, C::AesGcm128, I::None, true),
     };
+    for (int i = 0; i < 3; ++i) {
+        config::StaticSession s;
+        s.name = "session" + std::to_string(i);
+        s.sa_in = cfg.ipsec.static_sas[i].name;
+        s.sa_out = "gcm-out";
+        s.tunnel_id = 100;
+        s.session_id = 200;
+        s.peer_tunnel_id = 7;
+        s.peer_session_id = 9;
+        s.client_ipv4 = 0x64400001 + i;
+        s.client_ipv6_prefix = {0x20, 0x01, 0x0d, 0xb8, 0x01, 0x00, 0, static_cast<uint8_t>(i + 1)};
+        s.client_ipv6_prefix_length = 64;
+        cfg.l2tp.static_sessions.push_back(s);
+    }
     return cfg;
 }
 

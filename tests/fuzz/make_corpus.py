@@ -23,6 +23,12 @@ def write(target, name, data):
         f.write(data)
 
 
+def l2tp_ppp(inner, proto=0x0021, tunnel=100, session=200):
+    """UDP 1701 datagram payload: L2TP data header + PPP (FF 03 + protocol)."""
+    return (bytes([0x00, 0x02]) + tunnel.to_bytes(2, "big") + session.to_bytes(2, "big")
+            + bytes([0xFF, 0x03]) + proto.to_bytes(2, "big") + inner)
+
+
 def esp_frames():
     sas = {
         "gcm": SecurityAssociation(ESP, spi=0x1001, crypt_algo="AES-GCM", crypt_key=key(0, 20),
@@ -31,8 +37,10 @@ def esp_frames():
                                    auth_algo="HMAC-SHA1-96", auth_key=key(0x40, 20)),
     }
     for name, sa in sas.items():
+        client = "100.64.0.1" if name == "gcm" else "100.64.0.2"
         for seq, size in ((1, 0), (2, 33), (3, 200)):
-            inner = IP(src=PEER, dst=US) / UDP(sport=1701, dport=1701) / Raw(b"\x02" * size)
+            ip = bytes(IP(src=client, dst="10.0.0.5") / UDP(sport=5000, dport=53) / Raw(b"\x02" * size))
+            inner = IP(src=PEER, dst=US) / UDP(sport=1701, dport=1701) / Raw(l2tp_ppp(ip))
             enc = sa.encrypt(inner, seq_num=seq)
             if UDP in enc and enc[UDP].dport == 4500:
                 del enc[UDP].len  # scapy 2.5 leaves the NAT-T UDP length at 8
@@ -52,6 +60,11 @@ def main():
         write("fuzz_config", "example.conf", f.read())
     write("fuzz_config", "minimal.conf", b'dataplane: { workers = [1]; access: { device = "a"; address = "192.0.2.1"; }; '
           b'core: { device = "b"; address = "10.0.0.1/24"; }; };\n')
+    ip = bytes(IP(src="100.64.0.1", dst="10.0.0.5") / UDP(sport=5000, dport=53) / Raw(b"hi"))
+    write("fuzz_l2tp_ppp", "data", l2tp_ppp(ip))
+    write("fuzz_l2tp_ppp", "data-all-flags", bytes([0x4B, 0x02, 0x00, 0x14, 0, 100, 0, 200, 0, 5, 0, 6, 0, 3, 0, 0, 0, 0x21]) + ip[:2])
+    write("fuzz_l2tp_ppp", "control", bytes([0xC8, 0x02, 0x00, 0x0C, 0, 9, 0, 0, 0, 0, 0, 0]))
+    write("fuzz_access_frame", "core-ipv4-to-client", b"\x01" + bytes(eth / IP(src="10.0.0.5", dst="100.64.0.1") / UDP(sport=53, dport=5000) / Raw(b"y" * 40)))
     for i, t in enumerate([b"\x00" + b"A" * 30 + b"\x01\x11", b"\x01" + b"B" * 14 + b"\x00\x11", b"\x02" + b"C" * 5 + b"\x01\x02\x03\x03\x11"]):
         write("fuzz_esp_trailer", f"seed{i}", t)
     return 0

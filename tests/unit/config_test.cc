@@ -56,7 +56,8 @@ std::string session(const Settings& changes = {}) {
                          {"tunnel_id", "1"},        {"session_id", "1"},           {"peer_tunnel_id", "100"},
                          {"peer_session_id", "200"}, {"client_ipv4", "\"100.64.0.1\""}};
     for (const auto& [key, value] : changes) {
-        auto it = std::find_if(settings.begin(), settings.end(), [&](const auto& kv) { return kv.first == key; });
+        const std::string& wanted = key;  // clang 14 cannot capture a structured binding
+        auto it = std::find_if(settings.begin(), settings.end(), [&](const auto& kv) { return kv.first == wanted; });
         if (it == settings.end())
             settings.emplace_back(key, value);
         else
