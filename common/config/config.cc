@@ -884,20 +884,6 @@ private:
             }
         }
 
-        // The data plane finds an outbound SA by the peer's address.
-        if (ok && sa.direction == SaDirection::Outbound) {
-            auto same = first_match(sas, [&](const StaticSa& o) {
-                return o.direction == SaDirection::Outbound && o.peer_address == sa.peer_address;
-            });
-            if (same) {
-                fail(*peer, join(path, "peer"),
-                     "outbound SAs " + quoted(sa.name) + " and " + quoted(same->name) + " (line " +
-                         std::to_string(same->line) + ") have the same peer " + format_ipv4(sa.peer_address) +
-                         "; outbound SAs are looked up by peer address");
-                ok = false;
-            }
-        }
-
         // Only complete SAs are kept, so later duplicate checks compare real values.
         if (ok)
             sas.push_back(std::move(sa));
