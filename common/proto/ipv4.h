@@ -77,15 +77,14 @@ inline uint16_t internet_checksum(const uint8_t* p, size_t len) {
     return static_cast<uint16_t>(b[0] << 8 | b[1]);
 }
 
-// RFC 1624 3: a TCP or UDP checksum (host order) after one address of its
-// pseudo-header changed from old_address to new_address (network order).
-inline uint16_t checksum_replace_address(uint16_t checksum, uint32_t old_address, uint32_t new_address) {
-    uint8_t o[4], n[4];
-    std::memcpy(o, &old_address, 4);
-    std::memcpy(n, &new_address, 4);
+// RFC 1624 3, eqn 3: a checksum (host order) after one 16-bit word it covers
+// changed from old_word to new_word. The word must sit at an even offset
+// from the start of the checksummed data; for one at an odd offset pass both
+// values byte-swapped (RFC 1071 2(B)).
+inline uint16_t checksum_replace_u16(uint16_t checksum, uint16_t old_word, uint16_t new_word) {
     uint32_t sum = static_cast<uint16_t>(~checksum);
-    sum += static_cast<uint16_t>(~(o[0] << 8 | o[1])) + static_cast<uint16_t>(~(o[2] << 8 | o[3]));
-    sum += static_cast<uint16_t>(n[0] << 8 | n[1]) + static_cast<uint16_t>(n[2] << 8 | n[3]);
+    sum += static_cast<uint16_t>(~old_word);
+    sum += new_word;
     sum = (sum & 0xFFFF) + (sum >> 16);
     sum = (sum & 0xFFFF) + (sum >> 16);
     return static_cast<uint16_t>(~sum);

@@ -4,15 +4,6 @@
 
 namespace conc::proto {
 
-uint16_t checksum_replace_u16(uint16_t checksum, uint16_t old_word, uint16_t new_word) {
-    uint32_t sum = static_cast<uint16_t>(~checksum);
-    sum += static_cast<uint16_t>(~old_word);
-    sum += new_word;
-    sum = (sum & 0xFFFF) + (sum >> 16);
-    sum = (sum & 0xFFFF) + (sum >> 16);
-    return static_cast<uint16_t>(~sum);
-}
-
 namespace {
 
 constexpr size_t kTcpChecksumOffset = 16;

@@ -6,6 +6,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "common/proto/ipv4.h"  // checksum_replace_u16
+
 namespace conc::proto {
 
 inline constexpr size_t kTcpMinHeaderSize = 20;
@@ -14,12 +16,6 @@ inline constexpr uint8_t kTcpOptionEnd = 0;
 inline constexpr uint8_t kTcpOptionNop = 1;
 inline constexpr uint8_t kTcpOptionMss = 2;
 
-// RFC 1624 3, eqn 3: a checksum (host order) after one 16-bit word it covers
-// changed from old_word to new_word. The word must sit at an even offset
-// from the start of the checksummed data; for one at an odd offset pass both
-// values byte-swapped (RFC 1071 2(B)). Belongs beside
-// checksum_replace_address in ipv4.h.
-uint16_t checksum_replace_u16(uint16_t checksum, uint16_t old_word, uint16_t new_word);
 
 // If the TCP segment at tcp (tcp_len bytes available, at least the header
 // with its options) is a SYN carrying an MSS option above max_mss, lowers

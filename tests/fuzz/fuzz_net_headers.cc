@@ -1,10 +1,10 @@
 // libFuzzer target for the wire helpers the data plane answers and rewrites
 // packets with (common/proto: ipv6, tcp_mss, icmp, arp, nd). The input is
 // tried as an IP packet and, past a 14-byte Ethernet header, as a frame's
-// payload, each both as it came and with its checksums made right; each view
+// payload, each both as it came and with its checksums made right. Each view
 // is its own exact-size allocation, so a read past it is an AddressSanitizer
-// report. Besides not crashing, what is built must fit
-// its buffer, parse back and carry right checksums.
+// report. Besides not crashing, what is built must fit its buffer, parse
+// back and carry right checksums, and a clamped segment keeps its sum.
 #include <algorithm>
 #include <cstdint>
 #include <cstring>

@@ -1,23 +1,29 @@
 #!/usr/bin/env bash
-# System test: concentrator-dp's ESP data path (transport mode, plain ESP and
-# RFC 3948 ESP-in-UDP) against an independent peer, scapy's
-# SecurityAssociation (tests/system/esp_peer.py).
+# System test: concentrator-dp's L2TP/IPsec data path (IP in PPP in L2TPv2 in
+# UDP 1701 in ESP transport mode, plain or RFC 3948 ESP-in-UDP) against an
+# independent peer: scapy's SecurityAssociation and hand-made L2TP and PPP
+# (tests/system/esp_peer.py).
 #
-# One data-plane run carries a static SA pair per cipher/integrity combination
-# and encapsulation, each pair its own client address. In the lab of
-# scripts/lab.sh the client namespace encrypts, the core namespace must see
-# the exact inner packets; the core sends plain packets, the client must get
-# ESP that scapy decrypts with the ICV verified. Then malformed and unwanted
-# input, one kind at a time, each of which must land in its own counter of
-# the stats JSON (SIGUSR1) by exactly the expected count, and the data plane
-# must still forward afterwards and exit 0 on SIGTERM.
+# One data-plane run carries, per cipher/integrity combination and
+# encapsulation, a client: a static SA pair and a static L2TP session with its
+# own IPv4 address and IPv6 prefix. In the lab of scripts/lab.sh the client
+# namespace sends its IP packets through PPP/L2TP/ESP and the core namespace
+# must see them exactly (TTL-1); the core sends plain packets and the client
+# must get ESP that scapy decrypts with the ICV verified, carrying L2TP with
+# the client's ids and PPP with the exact packet. Then the L2TP/PPP cases
+# (IPv6, framings, anti-spoof, SA binding, punts, MSS clamping, ICMP too big,
+# fragmentation) and malformed and unwanted input, one kind at a time, each of
+# which must land in its own counter of the stats JSON (SIGUSR1) by exactly
+# the expected count; the data plane must still forward afterwards and exit 0
+# on SIGTERM. A second run puts clients behind one NAT address with the same
+# L2TP ids: only their SAs may tell them apart.
 #
 # Usage: tests/system/test_esp_scapy.sh [--peer-only]
 #   --peer-only   test the scapy peer alone (every algorithm, over a veth)
 # Environment: CONC_DP (default: build/dataplane/concentrator-dp of this repo),
-#   ESP_TEST_SEED (keys and SPIs; default random, printed), ESP_TEST_KEEP=1
-#   keeps the work directory. Needs root, hugepages (scripts/setup.sh) and
-#   Debian's python3-scapy.
+#   ESP_TEST_SEED (keys, SPIs and L2TP ids; default random, printed),
+#   ESP_TEST_KEEP=1 keeps the work directory. Needs root, hugepages
+#   (scripts/setup.sh) and Debian's python3-scapy.
 # Prints PASS/FAIL per check, then "N passed, N failed"; exit 1 on any failure.
 
 set -u
@@ -64,6 +70,7 @@ run_checks() {
 WORK=
 DP_PID=
 LAB_UP=
+SECONDS=0
 # shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
     if [ -n "$DP_PID" ] && kill -0 "$DP_PID" 2>/dev/null; then
@@ -125,33 +132,41 @@ seed=${ESP_TEST_SEED:-}
     --file-prefix "$LAB_NAME_WANTED" || { fail "config"; finish; }
 
 # --- the data plane -------------------------------------------------------------
-STATS=$WORK/stats.json
-ip netns exec "$LAB_NS_DP" "$DP" -c "$WORK/concentrator.conf" --stats-json "$STATS" >"$WORK/dp.log" 2>&1 &
-DP_PID=$!
-echo "  concentrator-dp pid $DP_PID in netns $LAB_NS_DP, log $WORK/dp.log"
+# start_dp CONFIG STATS LOG: concentrator-dp in the lab's dp namespace, pid in DP_PID.
+start_dp() {
+    ip netns exec "$LAB_NS_DP" "$DP" -c "$1" --stats-json "$2" >"$3" 2>&1 &
+    DP_PID=$!
+    echo "  concentrator-dp pid $DP_PID in netns $LAB_NS_DP, log $3"
+}
 
-run_checks "esp_peer.py suite" timeout 150 "$PY" "$PEER" suite --plan "$WORK/plan.json" --dp-pid "$DP_PID" \
-    --stats "$STATS"
-
-# --- clean exit -----------------------------------------------------------------
-if kill -0 "$DP_PID" 2>/dev/null; then
-    rm -f "$STATS"
+# stop_dp NAME STATS: SIGTERM; it must exit 0 within 10 s and leave final
+# stats no older than the last ones the suite saved (STATS.last).
+stop_dp() {
+    local name=$1 stats=$2 rc
+    if ! kill -0 "$DP_PID" 2>/dev/null; then
+        wait "$DP_PID"
+        fail "$name: concentrator-dp was not running at the end (status $?)"
+        DP_PID=
+        return
+    fi
+    rm -f "$stats"
     kill -TERM "$DP_PID"
     for _ in $(seq 100); do kill -0 "$DP_PID" 2>/dev/null || break; sleep 0.1; done
     if kill -0 "$DP_PID" 2>/dev/null; then
-        fail "dp-exit: still running 10 s after SIGTERM"
-    else
-        wait "$DP_PID"
-        rc=$?
-        DP_PID=
-        if [ "$rc" = 0 ]; then pass "dp-exit: status 0 after SIGTERM"; else fail "dp-exit: status $rc after SIGTERM"; fi
-        # The exit stats must exist and be no older than the last SIGUSR1 ones.
-        run_checks "exit stats" "$PY" - "$STATS" "$STATS.last" <<'EOF'
+        fail "$name: still running 10 s after SIGTERM"
+        return
+    fi
+    wait "$DP_PID"
+    rc=$?
+    DP_PID=
+    if [ "$rc" = 0 ]; then pass "$name: status 0 after SIGTERM"; else fail "$name: status $rc after SIGTERM"; fi
+    run_checks "$name stats" "$PY" - "$stats" "$stats.last" "$name" <<'EOF'
 import json, sys
+name = sys.argv[3]
 try:
     final = json.load(open(sys.argv[1]))
 except Exception as e:
-    print("FAIL stats-at-exit: %s" % e); sys.exit(1)
+    print("FAIL %s: stats at exit: %s" % (name, e)); sys.exit(1)
 try:
     last = json.load(open(sys.argv[2]))
 except Exception:
@@ -159,19 +174,44 @@ except Exception:
 back = [k for k, v in last.get("counters", {}).items() if final.get("counters", {}).get(k, -1) < v]
 ports = final.get("ports", {})
 ok = "counters" in final and not back and {"access", "core"} <= set(ports)
-print(("PASS stats-at-exit: %d counters, ports %s" % (len(final["counters"]), ",".join(sorted(ports)))) if ok else
-      "FAIL stats-at-exit: counters went back (%s) or ports missing (%s)" % (back, sorted(ports)))
+print(("PASS %s: stats at exit, %d counters, ports %s" % (name, len(final["counters"]), ",".join(sorted(ports))))
+      if ok else "FAIL %s: stats at exit: counters went back (%s) or ports missing (%s)" % (name, back, sorted(ports)))
 EOF
-    fi
+}
+
+STATS=$WORK/stats.json
+LOGS=$WORK/dp.log
+start_dp "$WORK/concentrator.conf" "$STATS" "$WORK/dp.log"
+run_checks "esp_peer.py suite" timeout 120 "$PY" "$PEER" suite --plan "$WORK/plan.json" --dp-pid "$DP_PID" \
+    --stats "$STATS"
+stop_dp dp-exit "$STATS"
+
+# --- clients behind one NAT: one address, own ports and SAs, the same L2TP ids -------
+if [ -n "$DP_PID" ]; then
+    fail "nat: not run, the first concentrator-dp would not stop"
+elif ! { "$PY" "$PEER" plan --out "$WORK/nat-plan.json" --with-probe --shared-nat ${seed:+--seed "$seed"} \
+             --combos aes128gcm16/none/natt,aes256/sha256/natt,3des/sha1/natt --first-peer-host 77 \
+             --client-net 100.64.1 --client-net6 2001:db8:101 &&
+         "$PY" "$PEER" config --plan "$WORK/nat-plan.json" --out "$WORK/nat.conf" \
+             --file-prefix "${LAB_NAME_WANTED}n"; } >/dev/null; then
+    fail "nat: plan or config"
+elif ! "$DP" --check -c "$WORK/nat.conf" >"$WORK/nat-check.log" 2>&1; then
+    fail "nat: concentrator-dp rejects clients behind one NAT address: $(head -n 2 "$WORK/nat-check.log" | tr '\n' ' ')"
 else
-    wait "$DP_PID"
-    fail "dp-exit: concentrator-dp was not running at the end (status $?)"
-    DP_PID=
+    NAT_STATS=$WORK/nat-stats.json
+    LOGS="$LOGS $WORK/nat-dp.log"
+    start_dp "$WORK/nat.conf" "$NAT_STATS" "$WORK/nat-dp.log"
+    run_checks "esp_peer.py nat-suite" timeout 60 "$PY" "$PEER" nat-suite --plan "$WORK/nat-plan.json" \
+        --dp-pid "$DP_PID" --stats "$NAT_STATS" --count 8
+    stop_dp nat/dp-exit "$NAT_STATS"
 fi
 
+echo "  run time ${SECONDS} s"
 if [ "$failed" -gt 0 ]; then
-    echo "  --- last lines of concentrator-dp's log ---"
-    tail -n 30 "$WORK/dp.log" | sed 's/^/  | /'
+    for log in $LOGS; do
+        echo "  --- last lines of $log ---"
+        tail -n 20 "$log" | sed 's/^/  | /'
+    done
     ESP_TEST_KEEP=${ESP_TEST_KEEP:-1}
 fi
 finish
