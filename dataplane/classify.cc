@@ -6,6 +6,7 @@
 #include "common/proto/byte_reader.h"
 #include "common/proto/esp.h"
 #include "common/proto/ipv4.h"
+#include "dataplane/local_delivery.h"
 #include "dataplane/punt.h"
 #include "dataplane/worker.h"
 
@@ -13,13 +14,19 @@ namespace conc::dp {
 
 namespace {
 
-enum class AccessClass : uint8_t { Esp, EspInUdp, Ike, Dropped };
+enum class AccessClass : uint8_t { Esp, EspInUdp, Ike, Dropped, Consumed };
 
 AccessClass classify_frame(WorkerContext& ctx, rte_mbuf* m, uint16_t& esp_offset) {
     WorkerCounters& c = ctx.counters;
     const uint8_t* frame = rte_pktmbuf_mtod(m, const uint8_t*);
     const size_t len = rte_pktmbuf_data_len(m);
-    if (len < proto::kEthernetHeaderSize || proto::load_u16(frame + 12) != proto::kEtherTypeIpv4) {
+    const uint16_t ether_type = len >= proto::kEthernetHeaderSize ? proto::load_u16(frame + 12) : 0;
+    if (ether_type == proto::kEtherTypeArp) {
+        receive_arp(ctx, ctx.dp->access, ctx.access_tx, m, frame + proto::kEthernetHeaderSize,
+                    len - proto::kEthernetHeaderSize);
+        return AccessClass::Consumed;
+    }
+    if (ether_type != proto::kEtherTypeIpv4) {
         ++c.rx_non_ip_drops;
         return AccessClass::Dropped;
     }
@@ -52,8 +59,8 @@ AccessClass classify_frame(WorkerContext& ctx, rte_mbuf* m, uint16_t& esp_offset
         return AccessClass::Esp;
     }
     if (ip.protocol != proto::kIpProtoUdp) {
-        ++c.rx_other_drops;
-        return AccessClass::Dropped;
+        receive_local_ipv4(ctx, ctx.dp->access, ctx.access_tx, m, const_cast<uint8_t*>(l3), ip.total_length);
+        return AccessClass::Consumed;
     }
     proto::UdpHeader udp;
     if (!proto::parse_udp(l4, l4_len, udp)) {
@@ -111,6 +118,8 @@ void access_receive(WorkerContext& ctx, rte_mbuf** packets, uint16_t n) {
                 break;
             case AccessClass::Dropped:
                 rte_pktmbuf_free(m);
+                break;
+            case AccessClass::Consumed:  // answered or dropped by local delivery
                 break;
         }
     }

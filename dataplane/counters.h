@@ -37,6 +37,10 @@ namespace conc::dp {
     X(rx_ike_punts)               /* UDP 500, or UDP 4500 with non-ESP marker */    \
     X(punt_no_listener_drops)     /* punted while no control plane is attached */   \
     X(rx_natt_keepalive_drops)    /* RFC 3948 2.3 one-byte 0xFF */                  \
+    X(arp_replies)                /* ARP requests for our addresses answered */     \
+    X(rx_arp_ignored)             /* ARP not asking for our address */              \
+    X(icmp_echo_replies)          /* pings to our addresses answered */             \
+    X(rx_local_other_drops)       /* to our address, neither IKE, ESP nor ping */   \
     X(rx_non_ip_drops)                                                              \
     X(rx_ip_header_drops)         /* bad version, length or checksum */             \
     X(rx_ip_options_drops)                                                          \

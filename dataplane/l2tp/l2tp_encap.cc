@@ -13,6 +13,7 @@
 #include "common/proto/ipv6.h"
 #include "common/proto/l2tp.h"
 #include "common/proto/tcp_mss.h"
+#include "dataplane/local_delivery.h"
 #include "dataplane/worker.h"
 
 namespace conc::dp {
@@ -25,33 +26,46 @@ struct CorePacket {
     bool ipv6;
 };
 
-// Validates the frame, trims Ethernet padding; false = counted (caller frees).
-bool parse_core_frame(WorkerContext& ctx, rte_mbuf* m, CorePacket& out, uint32_t& ipv4_destination) {
+enum class CoreFrame : uint8_t { Forward, Drop, Consumed };
+
+// Validates the frame and trims Ethernet padding; answers ARP and pings for
+// the core port's own address. Drop = counted, the caller frees.
+CoreFrame parse_core_frame(WorkerContext& ctx, rte_mbuf* m, CorePacket& out, uint32_t& ipv4_destination) {
     WorkerCounters& c = ctx.counters;
-    if (m->nb_segs > 1 && rte_pktmbuf_linearize(m) != 0) return ++c.rx_other_drops, false;
+    if (m->nb_segs > 1 && rte_pktmbuf_linearize(m) != 0) return ++c.rx_other_drops, CoreFrame::Drop;
     uint8_t* frame = rte_pktmbuf_mtod(m, uint8_t*);
     const size_t len = rte_pktmbuf_data_len(m);
-    if (len < proto::kEthernetHeaderSize) return ++c.rx_non_ip_drops, false;
+    if (len < proto::kEthernetHeaderSize) return ++c.rx_non_ip_drops, CoreFrame::Drop;
     const uint16_t ether_type = proto::load_u16(frame + 12);
     out.ip = frame + proto::kEthernetHeaderSize;
     const size_t available = len - proto::kEthernetHeaderSize;
+    if (ether_type == proto::kEtherTypeArp) {
+        receive_arp(ctx, ctx.dp->core, ctx.core_tx, m, out.ip, available);
+        return CoreFrame::Consumed;
+    }
     if (ether_type == proto::kEtherTypeIpv4) {
         proto::Ipv4Header h;
-        if (proto::parse_ipv4(out.ip, available, h) != proto::Ipv4Error::Ok) return ++c.rx_ip_header_drops, false;
+        if (proto::parse_ipv4(out.ip, available, h) != proto::Ipv4Error::Ok)
+            return ++c.rx_ip_header_drops, CoreFrame::Drop;
+        if (h.destination == ctx.dp->core.address) {
+            receive_local_ipv4(ctx, ctx.dp->core, ctx.core_tx, m, out.ip, h.total_length);
+            return CoreFrame::Consumed;
+        }
         out.ip_len = h.total_length;
         out.ipv6 = false;
         ipv4_destination = h.destination;
     } else if (ether_type == proto::kEtherTypeIpv6) {
         proto::Ipv6Header h;
-        if (proto::parse_ipv6(out.ip, available, h) != proto::Ipv6Error::Ok) return ++c.rx_ip_header_drops, false;
+        if (proto::parse_ipv6(out.ip, available, h) != proto::Ipv6Error::Ok)
+            return ++c.rx_ip_header_drops, CoreFrame::Drop;
         out.ip_len = static_cast<uint16_t>(proto::kIpv6HeaderSize + h.payload_length);
         out.ipv6 = true;
         ipv4_destination = 0;
     } else {
-        return ++c.rx_non_ip_drops, false;
+        return ++c.rx_non_ip_drops, CoreFrame::Drop;
     }
     rte_pktmbuf_trim(m, static_cast<uint16_t>(available - out.ip_len));
-    return true;
+    return CoreFrame::Forward;
 }
 
 // Sends a packet we built (an ICMP error) to the core next hop.
@@ -151,8 +165,11 @@ void core_receive(WorkerContext& ctx, rte_mbuf** packets, uint16_t n) {
     uint16_t count = 0;
     c.rx_core_packets += n;
     for (uint16_t i = 0; i < n; ++i) {
-        if (parse_core_frame(ctx, packets[i], parsed[count], ipv4_destinations[count])) packets[count++] = packets[i];
-        else rte_pktmbuf_free(packets[i]);
+        switch (parse_core_frame(ctx, packets[i], parsed[count], ipv4_destinations[count])) {
+            case CoreFrame::Forward: packets[count++] = packets[i]; break;
+            case CoreFrame::Drop: rte_pktmbuf_free(packets[i]); break;
+            case CoreFrame::Consumed: break;
+        }
     }
     ctx.dp->sessions.lookup_ipv4(ipv4_destinations, count, sessions);
 

@@ -1818,6 +1818,18 @@ class Suite:
         ]
         for name, ip, expected in cases:
             self.drop_case(name, [raw(core_frame(L, ip))], expected, from_core=True)
+        # A short packet arrives padded to the 60-byte Ethernet minimum: the padding is not the client's.
+        self.lab.down_seq += 1
+        small = user_down(L, A, self.lab.down_seq, size=0)
+        before = self.dp.snapshot()
+        self.lab.core.send(raw(core_frame(L, small)).ljust(60, b"\0"))
+        frames = self.lab.from_dp_access(1.0, want=1) + self.lab.from_dp_access(0.1)
+        out, stray, _ = self.lab.check_down(frames, {flow_key(routed(raw(small))): (A.name, "x", routed(raw(small)))})
+        errs = out[(A.name, "x")]
+        self.check("core/ethernet-padding-not-forwarded", errs == [] and not stray,
+                   "; ".join((["never arrived"] if errs is None else errs) + stray),
+                   "a 28-byte packet in a 60-byte frame reached the client as 28 bytes")
+        expect_counters(self.res, "core/ethernet-padding-not-forwarded/counters", before, self.dp.snapshot(), {})
         f = bytearray(raw(core_frame(L, user_down(L, A, 2))))
         f[14 + 10] ^= 0x5A
         self.drop_case("core/bad-ipv4-header-checksum", [bytes(f)], {"rx_ip_header_drops": 1}, from_core=True)
@@ -2678,4 +2690,7 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit(130)

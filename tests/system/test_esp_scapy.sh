@@ -182,7 +182,7 @@ EOF
 STATS=$WORK/stats.json
 LOGS=$WORK/dp.log
 start_dp "$WORK/concentrator.conf" "$STATS" "$WORK/dp.log"
-run_checks "esp_peer.py suite" timeout 120 "$PY" "$PEER" suite --plan "$WORK/plan.json" --dp-pid "$DP_PID" \
+run_checks "esp_peer.py suite" timeout --foreground 120 "$PY" "$PEER" suite --plan "$WORK/plan.json" --dp-pid "$DP_PID" \
     --stats "$STATS"
 stop_dp dp-exit "$STATS"
 
@@ -201,7 +201,7 @@ else
     NAT_STATS=$WORK/nat-stats.json
     LOGS="$LOGS $WORK/nat-dp.log"
     start_dp "$WORK/nat.conf" "$NAT_STATS" "$WORK/nat-dp.log"
-    run_checks "esp_peer.py nat-suite" timeout 60 "$PY" "$PEER" nat-suite --plan "$WORK/nat-plan.json" \
+    run_checks "esp_peer.py nat-suite" timeout --foreground 60 "$PY" "$PEER" nat-suite --plan "$WORK/nat-plan.json" \
         --dp-pid "$DP_PID" --stats "$NAT_STATS" --count 8
     stop_dp nat/dp-exit "$NAT_STATS"
 fi
