@@ -6,9 +6,19 @@
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 
+#include "common/proto/ipv4.h"
+#include "common/proto/l2tp.h"
 #include "dataplane/port.h"
 
 namespace conc::dp {
+
+uint16_t largest_inner_packet(const SecurityAssociation& sa, bool sequencing, uint16_t access_mtu) {
+    const unsigned overhead = proto::kIpv4MinHeaderSize + (sa.udp_encap ? proto::kUdpHeaderSize : 0) +
+                              esp_header_room(sa) + (sa.block_size - 1u) + proto::kEspTrailerSize + sa.icv_size +
+                              proto::kUdpHeaderSize + proto::l2tp_data_header_size(sequencing) +
+                              proto::kPppHeaderSize;
+    return static_cast<uint16_t>(access_mtu > overhead ? access_mtu - overhead : 0);
+}
 
 std::string dataplane_start(Dataplane& dp, const config::Config& cfg, std::vector<WorkerContext>& workers) {
     dp.config = &cfg;
@@ -43,7 +53,10 @@ std::string dataplane_start(Dataplane& dp, const config::Config& cfg, std::vecto
     }
     // The loader checked that both names exist with the right directions.
     for (const auto& session : cfg.l2tp.static_sessions) {
-        if (!dp.sessions.install(session, sa_index.at(session.sa_in), sa_index.at(session.sa_out), &why))
+        const uint32_t sa_out = sa_index.at(session.sa_out);
+        const uint16_t max_inner = largest_inner_packet(dp.sas.at(sa_out), session.sequencing,
+                                                        cfg.dataplane.access.mtu);
+        if (!dp.sessions.install(session, sa_index.at(session.sa_in), sa_out, max_inner, &why))
             return cfg.path + ":" + std::to_string(session.line) + ": l2tp.static_sessions \"" + session.name +
                    "\": " + why;
     }

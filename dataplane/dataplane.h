@@ -16,6 +16,10 @@ namespace conc::dp {
 // message naming what failed (the config setting where there is one).
 std::string dataplane_start(Dataplane& dp, const config::Config& cfg, std::vector<WorkerContext>& workers);
 
+// The largest inner IP packet that still fits the access port's MTU once
+// wrapped in PPP, L2TP, UDP and ESP (worst-case padding) through sa.
+uint16_t largest_inner_packet(const SecurityAssociation& sa, bool sequencing, uint16_t access_mtu);
+
 // Stops and closes the ports and releases the workers' crypto managers.
 void dataplane_stop(Dataplane& dp, std::vector<WorkerContext>& workers);
 

@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
-# demo.sh: watch concentrator-dp carry IPsec traffic both ways, from a fresh
-# checkout, in a couple of minutes. It
+# demo.sh: watch concentrator-dp carry L2TP/IPsec traffic both ways, from a
+# fresh checkout, in a couple of minutes. It
 #   1. prepares the machine (scripts/setup.sh: packages, hugepages),
 #   2. builds the project if it is not built (scripts/build.sh),
-#   3. brings up the namespace lab (scripts/lab.sh): a client, the data plane
+#   3. brings up the namespace lab (scripts/lab.sh): clients, the data plane
 #      and a core host, joined by veths,
-#   4. starts concentrator-dp with two clients' static SA pairs:
+#   4. starts concentrator-dp with two clients, each a static SA pair and a
+#      static L2TP session (what IKE, L2TP and PPP would have negotiated):
 #      AES-128-GCM in UDP 4500 (a client behind NAT) and AES-256-CBC with
 #      HMAC-SHA256 as plain ESP,
-#   5. has scapy (tests/system/esp_peer.py) encrypt packets as each client and
-#      send plain packets from the core host, and says what came out where,
+#   5. has scapy (tests/system/esp_peer.py) be each client, sending IPv4 and
+#      IPv6 in PPP in L2TP in ESP, and the core host, sending plain packets to
+#      the clients' addresses, and says what each layer carried: ESP SPI and
+#      sequence numbers, L2TP ids, PPP protocol, the inner packet,
 #   6. stops everything and removes the lab.
 # Exit status 0 only if traffic flowed both ways for both clients.
 #
@@ -71,7 +74,7 @@ cat <<EOF
   netns $LAB_NS_CO   the core host $LAB_CORE_HOST, on $LAB_IF_CO $LAB_CO_MAC
 EOF
 
-step "4. Starting concentrator-dp with two clients' SAs (fresh random keys)"
+step "4. Starting concentrator-dp with two clients' SAs and L2TP sessions (fresh random keys and ids)"
 WORK=$(mktemp -d /tmp/concdemo.XXXXXX)
 "$PY" "$PEER" plan --out "$WORK/plan.json" --combos aes128gcm16/none/natt,aes256/sha256/esp \
     --with-probe >/dev/null ||
@@ -86,8 +89,12 @@ for p in json.load(open(sys.argv[1]))["pairs"]:
         continue
     alg = p["cipher"] + ("" if p["integrity"] == "none" else "/" + p["integrity"])
     how = "ESP in UDP, client behind NAT at port %d" % p["peer_port"] if p["udp_encap"] else "plain ESP"
+    s = p["session"]
     print("  client %-14s %-15s %-40s SPI in 0x%08x, out 0x%08x"
           % (p["peer"], alg, how, p["in"]["spi"], p["out"]["spi"]))
+    print("         L2TP tunnel/session %d/%d (ours), %d/%d (the client's); PPP address %s, prefix %s, MTU %d"
+          % (s["tunnel_id"], s["session_id"], s["peer_tunnel_id"], s["peer_session_id"], s["client_ipv4"],
+             s["client_ipv6_prefix"], s["mtu"]))
 EOF
 echo "  config: $WORK/concentrator.conf"
 STATS=$WORK/stats.json
@@ -117,4 +124,4 @@ if [ "$flowed" != 0 ]; then
     die "traffic did not flow"
 fi
 echo
-echo "Done: both clients' traffic went through the concentrator in both directions. The lab is removed."
+echo "Done: both clients' IPv4 and IPv6 traffic went through ESP, L2TP and PPP in both directions. The lab is removed."

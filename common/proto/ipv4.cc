@@ -46,6 +46,7 @@ size_t write_ipv4_fragment(uint8_t* out, size_t cap, const uint8_t* ip, size_t l
     Ipv4Header h;
     if (parse_ipv4(ip, len, h) != Ipv4Error::Ok || (h.flags_fragment & kIpv4DontFragment)) return 0;
     const size_t payload_total = h.total_length - h.header_length;
+    const size_t original_offset = (h.flags_fragment & kIpv4FragmentOffsetMask) * 8u;
     if (mtu < h.header_length + 8u || offset >= payload_total || offset % 8) return 0;
     const size_t max_chunk = (mtu - h.header_length) / 8 * 8;
     const size_t chunk = payload_total - offset < max_chunk ? payload_total - offset : max_chunk;
@@ -53,9 +54,27 @@ size_t write_ipv4_fragment(uint8_t* out, size_t cap, const uint8_t* ip, size_t l
     if (fragment_len > cap) return 0;
     const bool more = offset + chunk < payload_total;
     // A fragment of a fragment keeps the original's place and its MF bit.
-    const size_t original_offset = (h.flags_fragment & kIpv4FragmentOffsetMask) * 8u;
     const bool original_more = h.flags_fragment & kIpv4MoreFragments;
     std::memcpy(out, ip, h.header_length);
+    // RFC 791 3.1: only options with the copied flag go into fragments after
+    // the first; the others become NOPs, so the header keeps its length.
+    if (original_offset + offset > 0) {
+        for (size_t at = kIpv4MinHeaderSize; at < h.header_length;) {
+            const uint8_t type = out[at];
+            if (type == 0) break;  // end of option list
+            if (type == 1) {
+                ++at;
+                continue;
+            }
+            const size_t option_len = at + 1 < h.header_length ? out[at + 1] : 0;
+            if (option_len < 2 || at + option_len > h.header_length) {  // malformed: blank the rest
+                std::memset(out + at, 1, h.header_length - at);
+                break;
+            }
+            if (!(type & 0x80)) std::memset(out + at, 1, option_len);
+            at += option_len;
+        }
+    }
     std::memcpy(out + h.header_length, ip + h.header_length + offset, chunk);
     write_u16(out + 2, static_cast<uint16_t>(fragment_len));
     write_u16(out + 6, static_cast<uint16_t>(((more || original_more) ? kIpv4MoreFragments : 0) |

@@ -65,7 +65,8 @@ bool SessionTable::create(const char* name, uint32_t capacity, int socket, const
     return true;
 }
 
-bool SessionTable::install(const config::StaticSession& spec, uint32_t sa_in, uint32_t sa_out, const char** why) {
+bool SessionTable::install(const config::StaticSession& spec, uint32_t sa_in, uint32_t sa_out, uint16_t max_inner,
+                           const char** why) {
     if (used_ == capacity_) {
         *why = "session table full (dataplane.max_sessions)";
         return false;
@@ -78,9 +79,9 @@ bool SessionTable::install(const config::StaticSession& spec, uint32_t sa_in, ui
     s->session_id = spec.session_id;
     s->peer_tunnel_id = spec.peer_tunnel_id;
     s->peer_session_id = spec.peer_session_id;
-    s->mtu = spec.mtu;
-    s->mss_ipv4 = mss_for(spec.mss_clamp, spec.mtu, 20);
-    s->mss_ipv6 = mss_for(spec.mss_clamp, spec.mtu, 40);
+    s->mtu = spec.mtu < max_inner ? spec.mtu : max_inner;
+    s->mss_ipv4 = mss_for(spec.mss_clamp, s->mtu, 20);
+    s->mss_ipv6 = mss_for(spec.mss_clamp, s->mtu, 40);
     s->client_ipv4 = htonl(spec.client_ipv4);
     std::memcpy(s->ipv6_prefix, spec.client_ipv6_prefix.data(), 16);
     s->ipv6_prefix_length = spec.client_ipv6_prefix_length;

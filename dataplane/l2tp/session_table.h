@@ -63,8 +63,12 @@ public:
 
     bool create(const char* name, uint32_t capacity, int socket, const char** why);
 
-    // Installs a session bound to SA table indices sa_in and sa_out.
-    bool install(const config::StaticSession& spec, uint32_t sa_in, uint32_t sa_out, const char** why);
+    // Installs a session bound to SA table indices sa_in and sa_out. Its MTU
+    // is the configured PPP MTU, or less if that much would not fit the
+    // access port once wrapped (max_inner), so ICMP and fragmentation
+    // decisions see the real limit.
+    bool install(const config::StaticSession& spec, uint32_t sa_in, uint32_t sa_out, uint16_t max_inner,
+                 const char** why);
 
     // Bulk lookups for a burst; out[i] is nullptr where there is none.
     void lookup_upstream(const SessionKey* keys, unsigned n, Session** out) const;

@@ -263,13 +263,20 @@ public:
         lab.add_client(spec_for(kTransforms[2], true));
         lab.config().dataplane.access.mtu = 1400;
         CPPUNIT_ASSERT_EQUAL(std::string(), lab.start());
-        // Fits the session's PPP MTU (1400) but not the access port once
-        // wrapped: L2TP/UDP/ESP/NAT-T add about 90 bytes.
-        CPPUNIT_ASSERT_EQUAL(size_t{0}, lab.downstream({ipv4_udp(kCoreHost, kClientAddress, 1, 2,
+        // The session's PPP MTU is 1400 but the access port's is too: wrapped
+        // in PPP, L2TP, UDP, ESP (CBC, HMAC-SHA1-96, worst-case padding) and
+        // NAT-T, 1301 bytes is the most that fits, and that is what the
+        // session uses for ICMP and fragmentation.
+        CPPUNIT_ASSERT_EQUAL(uint16_t{1301}, lab.ring().dataplane().sessions.at(0).mtu);
+        CPPUNIT_ASSERT_EQUAL(size_t{2}, lab.downstream({ipv4_udp(kCoreHost, kClientAddress, 1, 2,
                                                                  payload_of(0, 1340))}).size());
-        CPPUNIT_ASSERT_EQUAL(uint64_t{1}, lab.counters().tx_esp_too_big_drops);
+        CPPUNIT_ASSERT_EQUAL(size_t{0}, lab.downstream({ipv4_udp(kCoreHost, kClientAddress, 1, 2, payload_of(0, 1340),
+                                                                 64, proto::kIpv4DontFragment)}).size());
+        CPPUNIT_ASSERT_EQUAL(size_t{1}, lab.core_out().size());
+        CPPUNIT_ASSERT_EQUAL(uint16_t{1301}, proto::load_u16(&lab.core_out()[0][14 + 20 + 6]));  // RFC 1191 MTU
         CPPUNIT_ASSERT_EQUAL(size_t{1}, lab.downstream({ipv4_udp(kCoreHost, kClientAddress, 1, 2,
-                                                                 payload_of(0, 1200))}).size());
+                                                                 payload_of(0, 1273))}).size());  // 1301 exactly
+        CPPUNIT_ASSERT_EQUAL(uint64_t{0}, lab.counters().tx_esp_too_big_drops);
     }
 };
 

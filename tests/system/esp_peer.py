@@ -58,10 +58,11 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes  # 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: E402
 from cryptography.hazmat.primitives.hmac import HMAC  # noqa: E402
 from cryptography.exceptions import InvalidTag  # noqa: E402
-from scapy.layers.inet import ICMP, IP, TCP, UDP, IPOption_Router_Alert, IPOption_RR, defragment, fragment  # noqa: E402,E501
+from scapy.layers.inet import (ICMP, IP, TCP, UDP, IPOption_Router_Alert, IPOption_RR,  # noqa: E402
+                               defragment, fragment)
 from scapy.layers.inet6 import IPv6  # noqa: E402
 from scapy.layers.ipsec import AUTH_ALGOS, ESP, AuthAlgo, IPSecIntegrityError, SecurityAssociation  # noqa: E402
-from scapy.layers.l2 import Ether  # noqa: E402
+from scapy.layers.l2 import ARP, Ether  # noqa: E402
 from scapy.layers.ppp import PPP_IPCP, PPP_IPCP_Option_IPAddress, PPP_LCP_Echo  # noqa: E402
 from scapy.packet import Raw, raw  # noqa: E402
 
@@ -1236,11 +1237,16 @@ def natt_keepalive(lab, pair, seqs):
             _udp_to_us(lab, pair, pair.peer_port, NATT_PORT, b"\xff", pad_to=60)]
 
 
-def other(lab, pair, seqs):
-    """Not IKE, not ESP: GRE and UDP to an unused port on our address."""
+def other_protocol(lab, pair, seqs):
+    """Not IKE, not ESP, not a ping: GRE to our address."""
     gre = Ether(src=lab["cl_mac"], dst=lab["dpacc_mac"]) / IP(src=pair.peer, dst=lab["access_address"], proto=47) / \
         Raw(b"\0\0\x08\0" + b"x" * 20)
-    return [raw(gre), _udp_to_us(lab, pair, 1234, 1234, b"hello")]
+    return [raw(gre)]
+
+
+def other_udp_port(lab, pair, seqs):
+    """UDP to an unused port on our address."""
+    return [_udp_to_us(lab, pair, 1234, 1234, b"hello")]
 
 
 def zero_seq(lab, pair, seqs):
@@ -1297,7 +1303,8 @@ BAD_KINDS = {
     "ike-500": (ike_500, 0, IKE_PUNT),
     "ike-4500": (ike_4500, 0, IKE_PUNT),
     "natt-keepalive": (natt_keepalive, 0, {"rx_natt_keepalive_drops": 2}),
-    "other": (other, 0, {"rx_other_drops": 2}),
+    "other-protocol": (other_protocol, 0, {"rx_local_other_drops": 1}),
+    "other-udp-port": (other_udp_port, 0, {"rx_other_drops": 1}),
     "zero-seq": (zero_seq, 0, {"rx_esp_zero_seq_drops": 1}),
     "encap-mismatch": (encap_mismatch, 1, {"rx_esp_encap_mismatch_drops": 1}),
     "bad-ip-checksum": (bad_ip_checksum, 1, {"rx_ip_header_drops": 1}),
@@ -2028,6 +2035,56 @@ class Suite:
                               "MTU is configured above what the access link carries)" % (size, pair.mtu))
                 lab.gap_ok.add(pair.name)  # it took an ESP sequence number (and an Ns)
 
+    def local_delivery(self):
+        """ARP for a port's address and pings to it are answered on both ports; ARP for others is not."""
+        L, lab = self.L, self.lab
+        for port, here, mac, addr, me_mac, me_ip in (
+                ("access", lab.client, L["dpacc_mac"], L["access_address"], L["cl_mac"], "203.0.113.9"),
+                ("core", lab.core, L["dpcore_mac"], L["core_address"], L["co_mac"], L["core_host"])):
+            from_dp = lab.from_dp_access if port == "access" else lab.from_dp_core
+            cases = [
+                ("arp-request-for-our-address",
+                 Ether(src=me_mac, dst="ff:ff:ff:ff:ff:ff") / ARP(op=1, hwsrc=me_mac, psrc=me_ip, pdst=addr),
+                 {"arp_replies": 1}),
+                ("arp-request-for-another-address",
+                 Ether(src=me_mac, dst="ff:ff:ff:ff:ff:ff") / ARP(op=1, hwsrc=me_mac, psrc=me_ip,
+                                                                  pdst=addr.rsplit(".", 1)[0] + ".77"),
+                 {"rx_arp_ignored": 1}),
+                ("ping-our-address",
+                 Ether(src=me_mac, dst=mac) / IP(src=me_ip, dst=addr, ttl=61) / ICMP(type=8, id=0x4242, seq=7) /
+                 Raw(b"ping the concentrator" * 3), {"icmp_echo_replies": 1}),
+            ]
+            for name, frame, counters in cases:
+                name = "local/%s/%s" % (port, name)
+                before = self.dp.snapshot()
+                here.send(raw(frame))
+                got = from_dp(1.0 if "another" not in name else 0.3, want=1)
+                after = self.dp.snapshot()
+                errs = []
+                if "another" in name:
+                    errs += ["answered: %s" % Ether(g).summary() for g in got]
+                elif len(got) != 1:
+                    errs.append("%d answers" % len(got))
+                elif ARP in frame:
+                    a = Ether(got[0])
+                    fields = (a[ARP].op, a[ARP].hwsrc, a[ARP].psrc, a[ARP].hwdst, a[ARP].pdst) if ARP in a else None
+                    if a.dst != me_mac or a.src != mac or fields != (2, mac, addr, me_mac, me_ip):
+                        errs.append("answer %r" % a)
+                else:
+                    r = got[0]
+                    want = IP(src=addr, dst=me_ip) / ICMP(type=0, id=0x4242, seq=7) / Raw(b"ping the concentrator" * 3)
+                    e = Ether(r)
+                    if e.dst != me_mac or e.src != mac or IP not in e:
+                        errs.append("answer %s" % e.summary())
+                    else:
+                        ipb = raw(e[IP])[:e[IP].len]
+                        if (e[IP].src, e[IP].dst) != (addr, me_ip) or raw(e[IP].payload)[:e[IP].len - 20] != \
+                                raw(want[ICMP]):
+                            errs.append("answer %s, want %s" % (e.summary(), want.summary()))
+                        errs += checksum_problems(ipb)
+                self.check(name, not errs, "; ".join(errs), "answered" if "another" not in name else "not answered")
+                expect_counters(self.res, name + "/counters", before, after, counters)
+
     # --- 3. malformed ESP and unwanted input -------------------------------------------
     def esp_cases(self, cbc, gcm, des, K):
         lab, L = self.lab, self.L
@@ -2037,7 +2094,8 @@ class Suite:
                            ("bad-padding", des), ("bad-pad-length", gcm), ("bad-pad-length", cbc),
                            ("next-header", gcm), ("next-header", cbc), ("ip-options", cbc), ("ip-options", gcm),
                            ("ip-fragment", cbc), ("ip-fragment", gcm), ("not-local", cbc), ("not-local", gcm),
-                           ("ike-500", gcm), ("ike-4500", gcm), ("natt-keepalive", gcm), ("other", cbc),
+                           ("ike-500", gcm), ("ike-4500", gcm), ("natt-keepalive", gcm), ("other-protocol", cbc),
+                           ("other-udp-port", cbc),
                            ("zero-seq", cbc), ("zero-seq", gcm), ("encap-mismatch", cbc), ("encap-mismatch", gcm),
                            ("bad-ip-checksum", cbc), ("bad-udp-length", gcm), ("non-ip", cbc)):
             gen, nseq, expected = BAD_KINDS[kind]
@@ -2156,6 +2214,8 @@ def run_suite(args):
     t.fragment_options(cbc)
     t.inner_fragments_up([cbc, gcm])
     t.access_mtu(big)
+    if "arp_replies" in s0["counters"]:
+        t.local_delivery()
 
     # 3. Malformed ESP and unwanted input, one kind at a time.
     t.esp_cases(cbc, gcm, des, K)
@@ -2539,9 +2599,11 @@ def cmd_demo(args):
             by, stray = lab.upstream([pair], count, pace=0.01, v6=v6)
             good = by.get(pair.name, (0, []))[0]
             user = user_up(L, pair, first, v6=v6)
-            print("  upstream, %d %s packet%s:" % (count, fam, "s" if count > 1 else ""))
-            print("    client sends   IPv4 %s -> %s, %s, ESP SPI 0x%08x seq %d..%d (%s)"
-                  % (pair.peer, L["access_address"], outer_up, pair.inbound.spi, first, pair.next_seq - 1, alg))
+            print("  upstream, %s:" % ("%d %s packets, the first shown" % (count, fam) if count > 1 else
+                                       "1 %s packet" % fam))
+            seqs = "%d..%d" % (first, pair.next_seq - 1) if count > 1 else str(first)
+            print("    client sends   IPv4 %s -> %s, %s, ESP SPI 0x%08x seq %s (%s)"
+                  % (pair.peer, L["access_address"], outer_up, pair.inbound.spi, seqs, alg))
             print("      in the ESP:  UDP 1701->1701, L2TP data tunnel %d session %d, PPP FF03 protocol %s"
                   % (pair.tunnel_id, pair.session_id, ppp_name(PPP_IPV6 if v6 else PPP_IPV4)))
             print("      in the PPP:  %s" % inner_summary(raw(user)))
@@ -2553,7 +2615,8 @@ def cmd_demo(args):
             by, stray, got = lab.downstream([pair], count, pace=0.01, v6=v6)
             good2 = by.get(pair.name, (0, []))[0]
             opened = got.get(pair.name, [])
-            print("  downstream, %d %s packet%s:" % (count, fam, "s" if count > 1 else ""))
+            print("  downstream, %s:" % ("%d %s packets, the first shown" % (count, fam) if count > 1 else
+                                         "1 %s packet" % fam))
             sent = user_down(L, pair, lab.down_seq - count + 1, v6=v6)
             print("    core host sends %s" % inner_summary(raw(sent)))
             if opened:

@@ -25,6 +25,7 @@ class L2tpTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(ppp_errors);
     CPPUNIT_TEST(fragments_cover_the_packet);
     CPPUNIT_TEST(fragment_refusals);
+    CPPUNIT_TEST(only_copied_options_follow);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -181,6 +182,28 @@ public:
         const size_t len = write_ipv4_fragment(out, sizeof out, ip.data(), ip.size(), 40, 60, next);
         CPPUNIT_ASSERT_EQUAL(size_t{60}, len);
         CPPUNIT_ASSERT_EQUAL(uint16_t(kIpv4MoreFragments | (10 + 5)), load_u16(out + 6));
+    }
+
+    void only_copied_options_follow() {
+        // 32-byte header: Record Route (7, not copied, 7 bytes) + Router Alert
+        // (148, copied, 4 bytes) + EOL; 200 bytes of payload, MTU 128.
+        std::vector<uint8_t> ip(32 + 200, 0);
+        const uint8_t options[] = {7, 7, 4, 0, 0, 0, 0, 148, 4, 0, 0, 0};
+        write_ipv4_header(ip.data(), 1, 2, 17, static_cast<uint16_t>(ip.size()), 64, 1, 0);
+        ip[0] = 0x48;
+        std::memcpy(&ip[20], options, sizeof options);
+        write_u16(&ip[10], 0);
+        write_u16(&ip[10], internet_checksum(ip.data(), 32));
+        uint8_t first[128], second[128];
+        size_t next = 0;
+        CPPUNIT_ASSERT(write_ipv4_fragment(first, sizeof first, ip.data(), ip.size(), 0, 128, next) > 0);
+        CPPUNIT_ASSERT_EQUAL(0, std::memcmp(first + 20, options, sizeof options));  // the first keeps all
+        CPPUNIT_ASSERT(write_ipv4_fragment(second, sizeof second, ip.data(), ip.size(), next, 128, next) > 0);
+        const uint8_t expected[] = {1, 1, 1, 1, 1, 1, 1, 148, 4, 0, 0, 0};
+        CPPUNIT_ASSERT_EQUAL(0, std::memcmp(second + 20, expected, sizeof expected));
+        Ipv4Header h;
+        CPPUNIT_ASSERT(parse_ipv4(second, 128, h) == Ipv4Error::Ok);
+        CPPUNIT_ASSERT_EQUAL(uint8_t{32}, h.header_length);
     }
 };
 
