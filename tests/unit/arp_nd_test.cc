@@ -13,6 +13,7 @@
 
 #include "common/proto/arp.h"
 #include "common/proto/byte_reader.h"
+#include "tests/support/guarded_buffer.h"
 #include "common/proto/icmp.h"
 #include "common/proto/ipv4.h"
 #include "common/proto/ipv6.h"
@@ -23,33 +24,7 @@ namespace {
 using namespace conc::proto;
 using Bytes = std::vector<uint8_t>;
 
-// Bytes placed so that the byte after the last one is in a PROT_NONE page
-// (as in ipv4_test.cc).
-class GuardedBuffer {
-public:
-    GuardedBuffer() {
-        page_ = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-        base_ =
-            static_cast<uint8_t*>(mmap(nullptr, 2 * page_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
-        CPPUNIT_ASSERT(base_ != MAP_FAILED);
-        CPPUNIT_ASSERT_EQUAL(0, mprotect(base_ + page_, page_, PROT_NONE));
-    }
-    ~GuardedBuffer() { munmap(base_, 2 * page_); }
-    GuardedBuffer(const GuardedBuffer&) = delete;
-    GuardedBuffer& operator=(const GuardedBuffer&) = delete;
-
-    uint8_t* place(const uint8_t* data, size_t len) {
-        CPPUNIT_ASSERT(len <= page_);
-        uint8_t* p = base_ + page_ - len;
-        if (len) std::memcpy(p, data, len);
-        return p;
-    }
-    uint8_t* place(const Bytes& v) { return place(v.data(), v.size()); }
-
-private:
-    size_t page_ = 0;
-    uint8_t* base_ = nullptr;
-};
+using conc::test::GuardedBuffer;
 
 uint32_t address(uint8_t a, uint8_t b, uint8_t c, uint8_t d) {
     const uint8_t bytes[4] = {a, b, c, d};

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/proto/byte_reader.h"
+#include "tests/support/guarded_buffer.h"
 #include "common/proto/ipv4.h"
 #include "common/proto/ipv6.h"
 
@@ -22,33 +23,7 @@ namespace {
 
 using namespace conc::proto;
 
-// Bytes placed so that the byte after the last one is in a PROT_NONE page
-// (as in ipv4_test.cc).
-class GuardedBuffer {
-public:
-    GuardedBuffer() {
-        page_ = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-        base_ =
-            static_cast<uint8_t*>(mmap(nullptr, 2 * page_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
-        CPPUNIT_ASSERT(base_ != MAP_FAILED);
-        CPPUNIT_ASSERT_EQUAL(0, mprotect(base_ + page_, page_, PROT_NONE));
-    }
-    ~GuardedBuffer() { munmap(base_, 2 * page_); }
-    GuardedBuffer(const GuardedBuffer&) = delete;
-    GuardedBuffer& operator=(const GuardedBuffer&) = delete;
-
-    uint8_t* place(const uint8_t* data, size_t len) {
-        CPPUNIT_ASSERT(len <= page_);
-        uint8_t* p = base_ + page_ - len;
-        if (len) std::memcpy(p, data, len);
-        return p;
-    }
-    uint8_t* place(const std::vector<uint8_t>& v) { return place(v.data(), v.size()); }
-
-private:
-    size_t page_ = 0;
-    uint8_t* base_ = nullptr;
-};
+using conc::test::GuardedBuffer;
 
 const uint8_t kSource4[4] = {10, 0, 0, 1};
 const uint8_t kDestination4[4] = {192, 0, 2, 7};
