@@ -708,6 +708,23 @@ private:
         return it == items.end() ? nullptr : &*it;
     }
 
+    // The required, non-empty name of a list element, unique among those
+    // already loaded (whose line the message names).
+    template <typename Item>
+    std::optional<std::string> unique_name(const Setting& group, const std::string& path,
+                                           const std::vector<Item>& loaded, const char* what) {
+        const Setting* s = require(group, path, "name");
+        if (!s) return std::nullopt;
+        auto name = nonempty_string(*s, join(path, "name"));
+        if (!name) return std::nullopt;
+        if (auto same = first_match(loaded, [&](const Item& o) { return o.name == *name; })) {
+            fail(*s, join(path, "name"),
+                 quoted(*name) + " is already the name of the " + what + " at line " + std::to_string(same->line));
+            return std::nullopt;
+        }
+        return name;
+    }
+
     void load_static_sa(const Setting& group, const std::string& path, Config& config) {
         reject_unknown(group, path,
                        {"name", "direction", "spi", "cipher", "integrity", "cipher_key", "integrity_key", "local",
@@ -718,18 +735,7 @@ private:
         bool ok = true;
         auto check = [&ok](bool step) { ok = ok && step; };
 
-        std::optional<std::string> name;
-        if (const Setting* s = require(group, path, "name")) {
-            name = nonempty_string(*s, join(path, "name"));
-            if (name) {
-                auto same = first_match(sas, [&](const StaticSa& o) { return o.name == *name; });
-                if (same) {
-                    fail(*s, join(path, "name"),
-                         quoted(*name) + " is already the name of the SA at line " + std::to_string(same->line));
-                    name.reset();
-                }
-            }
-        }
+        const auto name = unique_name(group, path, sas, "SA");
         check(name.has_value());
         if (name) sa.name = *name;
 
@@ -935,18 +941,7 @@ private:
         bool ok = true;
         auto check = [&ok](bool step) { ok = ok && step; };
 
-        std::optional<std::string> name;
-        if (const Setting* s = require(group, path, "name")) {
-            name = nonempty_string(*s, join(path, "name"));
-            if (name) {
-                auto same = first_match(sessions, [&](const StaticSession& o) { return o.name == *name; });
-                if (same) {
-                    fail(*s, join(path, "name"),
-                         quoted(*name) + " is already the name of the session at line " + std::to_string(same->line));
-                    name.reset();
-                }
-            }
-        }
+        const auto name = unique_name(group, path, sessions, "session");
         check(name.has_value());
         if (name) session.name = *name;
 
