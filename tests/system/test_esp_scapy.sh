@@ -12,9 +12,10 @@
 # must get ESP that scapy decrypts with the ICV verified, carrying L2TP with
 # the client's ids and PPP with the exact packet. Then the L2TP/PPP cases
 # (IPv6, framings, anti-spoof, SA binding, punts, MSS clamping, ICMP too big,
-# fragmentation) and malformed and unwanted input, one kind at a time, each of
-# which must land in its own counter of the stats JSON (SIGUSR1) by exactly
-# the expected count; the data plane must still forward afterwards and exit 0
+# fragmentation, all at each session's effective MTU: its PPP MTU or, if less,
+# what fits the access MTU once wrapped) and malformed and unwanted input, one
+# kind at a time, each of which must land in its own counter of the stats JSON
+# (SIGUSR1) by exactly the expected count; the data plane must still forward afterwards and exit 0
 # on SIGTERM. A second run puts clients behind one NAT address with the same
 # L2TP ids: only their SAs may tell them apart.
 #
