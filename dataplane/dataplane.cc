@@ -56,6 +56,13 @@ std::string dataplane_start(Dataplane& dp, const config::Config& cfg, std::vecto
         const uint32_t sa_out = sa_index.at(session.sa_out);
         const uint16_t max_inner = largest_inner_packet(dp.sas.at(sa_out), session.sequencing,
                                                         cfg.dataplane.access.mtu);
+        // RFC 8200 5: an IPv6 link carries 1280 bytes; no smaller MTU may be signalled.
+        if (session.client_ipv6_prefix_length && max_inner < 1280)
+            return cfg.path + ":" + std::to_string(session.line) + ": l2tp.static_sessions \"" + session.name +
+                   "\": with dataplane.access.mtu " + std::to_string(cfg.dataplane.access.mtu) +
+                   " only " + std::to_string(max_inner) +
+                   "-byte packets fit through this session's SA, below IPv6's 1280; raise the access MTU or drop "
+                   "the IPv6 prefix";
         if (!dp.sessions.install(session, sa_index.at(session.sa_in), sa_out, max_inner, &why))
             return cfg.path + ":" + std::to_string(session.line) + ": l2tp.static_sessions \"" + session.name +
                    "\": " + why;

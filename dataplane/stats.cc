@@ -58,6 +58,16 @@ std::string stats_json(const Dataplane& dp, const WorkerContext* workers, unsign
                       sa.direction == config::SaDirection::Inbound ? "in" : "out", sa.counters.packets,
                       sa.counters.bytes);
     }
+    out += "], \"sessions\": [";
+    for (uint32_t i = 0; i < dp.sessions.size(); ++i) {
+        const Session& s = dp.sessions.at(i);
+        // mtu is the effective one: the configured PPP MTU or what fits the access port.
+        out += format("%s{\"name\": \"%s\", \"tunnel_id\": %u, \"session_id\": %u, \"mtu\": %u, "
+                      "\"rx_packets\": %" PRIu64 ", \"rx_bytes\": %" PRIu64 ", \"tx_packets\": %" PRIu64
+                      ", \"tx_bytes\": %" PRIu64 ", \"spoof_drops\": %" PRIu64 "}",
+                      i ? ", " : "", s.name, s.tunnel_id, s.session_id, s.mtu, s.counters.rx_packets,
+                      s.counters.rx_bytes, s.counters.tx_packets, s.counters.tx_bytes, s.counters.spoof_drops);
+    }
     out += "]}\n";
     return out;
 }

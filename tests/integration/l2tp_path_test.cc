@@ -54,6 +54,7 @@ class L2tpPathTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(ipv6_both_ways);
     CPPUNIT_TEST(unknown_destination_is_dropped);
     CPPUNIT_TEST(sequencing_sessions_number_their_packets);
+    CPPUNIT_TEST(ipv6_sessions_need_1280_bytes);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -319,6 +320,22 @@ public:
             CPPUNIT_ASSERT(d.l2tp_flags & proto::kL2tpFlagSequence);
             CPPUNIT_ASSERT_EQUAL(i, d.ns);
         }
+    }
+
+    void ipv6_sessions_need_1280_bytes() {
+        ClientLab lab;
+        lab.add_client({});
+        lab.config().dataplane.access.mtu = 1300;  // GCM NAT-T leaves 1217 for the inner packet (83 bytes of wrapping)
+        const std::string error = lab.start();
+        CPPUNIT_ASSERT_MESSAGE(error, error.find("only 1217-byte packets fit") != std::string::npos);
+        CPPUNIT_ASSERT_MESSAGE(error, error.find("below IPv6's 1280") != std::string::npos);
+        ClientLab v4_only;
+        ClientSpec spec;
+        spec.ipv6_index = 0;
+        v4_only.add_client(spec);
+        v4_only.config().dataplane.access.mtu = 1300;
+        CPPUNIT_ASSERT_EQUAL(std::string(), v4_only.start());
+        CPPUNIT_ASSERT_EQUAL(uint16_t{1217}, v4_only.ring().dataplane().sessions.at(0).mtu);
     }
 };
 
