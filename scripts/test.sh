@@ -42,6 +42,8 @@ run_suite() {
     echo "$name: exit $rc with no failed test, counted as 1 failure"
     f=1
   fi
+  # CI keeps only this output: show what a failing suite said.
+  [ "$f" != 0 ] && [ "$rc" != 0 ] && tail -40 "$log"
   echo "$name: $summary ($((SECONDS - start)) s, log $log)"
   total_passed=$((total_passed + p))
   total_failed=$((total_failed + f))

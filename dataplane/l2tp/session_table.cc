@@ -99,7 +99,9 @@ bool SessionTable::install(const config::StaticSession& spec, uint32_t sa_in, ui
         return false;
     }
     if (spec.client_ipv6_prefix_length == 64) {
-        if (rte_hash_add_key_data(by_ipv6_64_, spec.client_ipv6_prefix.data(), const_cast<void*>(data)) < 0) {
+        uint64_t prefix;  // an aligned copy: rte_hash_crc loads the key as one word
+        std::memcpy(&prefix, spec.client_ipv6_prefix.data(), sizeof prefix);
+        if (rte_hash_add_key_data(by_ipv6_64_, &prefix, const_cast<void*>(data)) < 0) {
             *why = "session hash insert failed (IPv6 prefix)";
             return false;
         }
@@ -133,7 +135,9 @@ void SessionTable::lookup_ipv4(const uint32_t* destinations_net, unsigned n, Ses
 
 Session* SessionTable::lookup_ipv6(const uint8_t destination[16]) const {
     void* data;
-    if (rte_hash_lookup_data(by_ipv6_64_, destination, &data) >= 0)
+    uint64_t prefix;  // the address sits unaligned in the frame
+    std::memcpy(&prefix, destination, sizeof prefix);
+    if (rte_hash_lookup_data(by_ipv6_64_, &prefix, &data) >= 0)
         return &sessions_[reinterpret_cast<uintptr_t>(data)];
     uint32_t next_hop;
     if (by_ipv6_other_ && rte_lpm6_lookup(by_ipv6_other_, destination, &next_hop) == 0) return &sessions_[next_hop];

@@ -48,7 +48,8 @@ struct alignas(64) Session {
 
 // The upstream key: sessions of different clients may share tunnel and
 // session ids (each LNS picks its own per tunnel), never the inbound SA.
-struct SessionKey {
+// Aligned for rte_hash_crc, which loads 8-byte keys as one word.
+struct alignas(8) SessionKey {
     uint32_t sa_in;
     uint16_t tunnel_id;
     uint16_t session_id;

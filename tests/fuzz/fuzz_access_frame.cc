@@ -1,6 +1,7 @@
 // libFuzzer target: any frame on either port goes through the real stages
 // (classification, ESP decap with real SAs, encap) without a crash, a leak of
 // mbufs or a read past the frame. The first input byte picks the port.
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -9,6 +10,7 @@
 #include <rte_mbuf.h>
 #include <sanitizer/asan_interface.h>
 
+#include "common/proto/arp.h"
 #include "tests/fuzz/fuzz_sas.h"
 #include "tests/support/ring_dataplane.h"
 
@@ -49,13 +51,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     uint8_t* p = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, len));
     std::memcpy(p, data + 1, len);
     // mbuf memory is DPDK's, not malloc's: poison the room around an access
-    // frame ourselves so ASan reports any read before or past it (the access
-    // path only ever shrinks a frame; the core path grows into that room).
+    // frame ourselves so ASan reports any read before or past it. The access
+    // path only shrinks a frame, except that an ARP reply is built in place
+    // up to the Ethernet minimum frame size; the core path grows into the room.
     uint8_t* room = static_cast<uint8_t*>(m->buf_addr);
     const uint16_t room_len = m->buf_len;
     if (!to_core) {
+        const uint16_t writable = std::max<uint16_t>(len, proto::kEthernetMinFrameSize);
         ASAN_POISON_MEMORY_REGION(room, m->data_off);
-        ASAN_POISON_MEMORY_REGION(p + len, room_len - m->data_off - len);
+        ASAN_POISON_MEMORY_REGION(p + writable, room_len - m->data_off - writable);
     }
     if (to_core) g_dataplane->inject_core(&m, 1);
     else g_dataplane->inject_access(&m, 1);
