@@ -14,7 +14,25 @@ namespace conc::dp {
 
 namespace {
 
-enum class AccessClass : uint8_t { Esp, EspInUdp, Ike, Dropped, Consumed };
+enum class AccessClass : uint8_t { Esp, EspInUdp, Dropped, Consumed };
+
+// IKE (UDP 500, or UDP 4500 behind the non-ESP marker) goes to the control plane.
+AccessClass punt_ike(WorkerContext& ctx, rte_mbuf* m, const proto::Ipv4Header& ip, const proto::UdpHeader& udp,
+                     const uint8_t* payload, size_t payload_len, bool natt) {
+    ++ctx.counters.rx_ike_punts;
+    shm::PuntHeader h{};
+    h.kind = natt ? shm::PuntKind::IkeNatT : shm::PuntKind::Ike;
+    h.port = 0;
+    h.outer_source = ip.source;
+    h.outer_destination = ip.destination;
+    h.outer_source_port = rte_cpu_to_be_16(udp.source_port);
+    h.outer_destination_port = rte_cpu_to_be_16(udp.destination_port);
+    h.sa_index = shm::kNoIndex;
+    h.session_index = shm::kNoIndex;
+    const size_t skip = natt ? proto::kNonEspMarkerSize : 0;
+    punt_to_control_plane(ctx, m, h, payload + skip, static_cast<uint16_t>(payload_len - skip));
+    return AccessClass::Consumed;
+}
 
 AccessClass classify_frame(WorkerContext& ctx, rte_mbuf* m, uint16_t& esp_offset) {
     WorkerCounters& c = ctx.counters;
@@ -69,7 +87,7 @@ AccessClass classify_frame(WorkerContext& ctx, rte_mbuf* m, uint16_t& esp_offset
     }
     const uint8_t* payload = l4 + proto::kUdpHeaderSize;
     const size_t payload_len = udp.length - proto::kUdpHeaderSize;
-    if (udp.destination_port == proto::kIkePort) return AccessClass::Ike;
+    if (udp.destination_port == proto::kIkePort) return punt_ike(ctx, m, ip, udp, payload, payload_len, false);
     if (udp.destination_port != proto::kNatTPort) {
         ++c.rx_other_drops;
         return AccessClass::Dropped;
@@ -79,7 +97,8 @@ AccessClass classify_frame(WorkerContext& ctx, rte_mbuf* m, uint16_t& esp_offset
         ++c.rx_natt_keepalive_drops;
         return AccessClass::Dropped;
     }
-    if (payload_len >= proto::kNonEspMarkerSize && proto::load_u32(payload) == 0) return AccessClass::Ike;
+    if (payload_len >= proto::kNonEspMarkerSize && proto::load_u32(payload) == 0)
+        return punt_ike(ctx, m, ip, udp, payload, payload_len, true);
     if (payload_len < proto::kEspHeaderSize) {
         ++c.rx_esp_truncated_drops;
         return AccessClass::Dropped;
@@ -111,10 +130,6 @@ void access_receive(WorkerContext& ctx, rte_mbuf** packets, uint16_t n) {
                 batch.esp_offset[batch.count] = esp_offset;
                 batch.udp_encap[batch.count] = kind == AccessClass::EspInUdp;
                 ++batch.count;
-                break;
-            case AccessClass::Ike:
-                ++ctx.counters.rx_ike_punts;
-                punt_to_control_plane(ctx, m);
                 break;
             case AccessClass::Dropped:
                 rte_pktmbuf_free(m);

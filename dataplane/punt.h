@@ -1,18 +1,18 @@
-// Frames for the control plane (IKE now; L2TP and PPP control later). Until a
-// control plane attaches through the punt ring (common/shm, next step of the
-// design), a punted frame is counted and released: the data plane never
-// waits for a listener.
+// Frames for the control plane: IKE, L2TP control, PPP control. Each goes on
+// the punt ring as its payload behind a PuntHeader (common/shm/contract.h).
+// With no control plane attached, or the ring full, the frame is counted and
+// released: the data plane never waits for a listener.
 #pragma once
 
 #include <rte_mbuf.h>
 
+#include "common/shm/contract.h"
 #include "dataplane/worker.h"
 
 namespace conc::dp {
 
-inline void punt_to_control_plane(WorkerContext& ctx, rte_mbuf* m) {
-    ++ctx.counters.punt_no_listener_drops;
-    rte_pktmbuf_free(m);
-}
+// payload points into m's data; header.version and payload_length are filled in.
+void punt_to_control_plane(WorkerContext& ctx, rte_mbuf* m, shm::PuntHeader header, const uint8_t* payload,
+                           uint16_t payload_len);
 
 }  // namespace conc::dp

@@ -35,23 +35,33 @@ bool worker_init(WorkerContext& ctx, Dataplane* dp, unsigned lcore, uint16_t que
     ctx.imb = alloc_mb_mgr(0);
     if (!ctx.imb) return false;
     init_mb_mgr_auto(ctx.imb, nullptr);
+    rte_rcu_qsbr_thread_register(dp->control.rcu, queue);
+    rte_rcu_qsbr_thread_online(dp->control.rcu, queue);
     return imb_get_errno(ctx.imb) == 0;
 }
 
 void worker_release(WorkerContext& ctx) {
-    if (ctx.imb) free_mb_mgr(ctx.imb);
+    if (ctx.imb) {
+        // Offline: removals no longer wait for this worker.
+        rte_rcu_qsbr_thread_offline(ctx.dp->control.rcu, ctx.queue);
+        rte_rcu_qsbr_thread_unregister(ctx.dp->control.rcu, ctx.queue);
+        free_mb_mgr(ctx.imb);
+    }
     ctx.imb = nullptr;
 }
 
 void worker_poll_once(WorkerContext& ctx) {
     rte_mbuf* packets[kMaxBurst];
     Dataplane& dp = *ctx.dp;
+    // Between polls a worker holds no pointer into the tables.
+    rte_rcu_qsbr_quiescent(dp.control.rcu, ctx.queue);
     const uint64_t start = rte_rdtsc();
     const uint16_t from_access = rte_eth_rx_burst(dp.access.port_id, ctx.queue, packets, dp.burst_size);
     if (from_access) access_receive(ctx, packets, from_access);
     const uint16_t from_core = rte_eth_rx_burst(dp.core.port_id, ctx.queue, packets, dp.burst_size);
     if (from_core) core_receive(ctx, packets, from_core);
-    if (from_access + from_core == 0) return;
+    const unsigned injected = ctx.queue == 0 ? inject_receive(ctx) : 0;
+    if (from_access + from_core + injected == 0) return;
     ctx.counters.tx_core_packets += ctx.core_tx.flush(dp.core.port_id, ctx.queue, ctx.counters.tx_full_drops);
     ctx.counters.tx_access_packets +=
         ctx.access_tx.flush(dp.access.port_id, ctx.queue, ctx.counters.tx_full_drops);

@@ -11,12 +11,15 @@
 #include <rte_mbuf.h>
 
 #include "common/config/config.h"
-#include "dataplane/counters.h"
+#include "common/shm/counters.h"
+#include "dataplane/control.h"
 #include "dataplane/ipsec/esp_transform.h"
 #include "dataplane/ipsec/sa_table.h"
 #include "dataplane/l2tp/session_table.h"
 
 namespace conc::dp {
+
+using shm::WorkerCounters;
 
 inline constexpr unsigned kMaxBurst = 256;
 
@@ -33,10 +36,12 @@ struct Dataplane {
     const config::Config* config = nullptr;
     PortState access;
     PortState core;
+    ControlLink control;  // before the tables: destroyed after them
     SaTable sas;
     SessionTable sessions;
     rte_mempool* pool = nullptr;
     uint16_t burst_size = 32;
+    bool install_static = true;  // false: concentrator-cp installs the config's static entries
     std::atomic<bool> stop{false};
 };
 
@@ -116,6 +121,12 @@ void access_receive(WorkerContext& ctx, rte_mbuf** packets, uint16_t n);  // cla
 void core_receive(WorkerContext& ctx, rte_mbuf** packets, uint16_t n);    // l2tp/l2tp_encap.cc
 void l2tp_decap(WorkerContext& ctx, L2tpBatch& batch);                    // l2tp/l2tp_decap.cc
 void esp_encap(WorkerContext& ctx, EspEncapBatch& batch);                 // ipsec/esp_encap.cc
+unsigned inject_receive(WorkerContext& ctx);                              // inject.cc
+
+// Puts PPP (ppp_protocol) + L2TP data + UDP 1701 in front of the mbuf's data
+// (payload_len bytes) and queues it for ESP through the session's SA.
+void l2tp_encapsulate(WorkerContext& ctx, rte_mbuf* m, Session& s, uint16_t payload_len, uint16_t ppp_protocol,
+                      EspEncapBatch& out);                                // l2tp/l2tp_encap.cc
 
 // ESP candidates found by classification, handed to decap as one batch.
 struct EspBatch {

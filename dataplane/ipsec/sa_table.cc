@@ -1,10 +1,12 @@
 #include "dataplane/ipsec/sa_table.h"
 
 #include "dataplane/bulk_lookup.h"
+#include "dataplane/rcu.h"
 
 #include <arpa/inet.h>
 
 #include <cstdio>
+#include <cstring>
 #include <new>
 
 #include <rte_errno.h>
@@ -15,7 +17,7 @@ namespace conc::dp {
 
 namespace {
 
-rte_hash* create_hash(const char* table, const char* what, uint32_t capacity, int socket) {
+rte_hash* create_hash(const char* table, const char* what, uint32_t capacity, int socket, rte_rcu_qsbr* rcu) {
     char name[RTE_HASH_NAMESIZE];
     std::snprintf(name, sizeof name, "%s_%s", table, what);
     rte_hash_parameters params{};
@@ -26,63 +28,110 @@ rte_hash* create_hash(const char* table, const char* what, uint32_t capacity, in
     params.socket_id = socket;
     // One writer (the main lcore), readers on every worker without locks.
     params.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF;
-    return rte_hash_create(&params);
+    return attach_rcu(rte_hash_create(&params), rcu);
 }
 
 }  // namespace
 
 SaTable::~SaTable() {
     if (sas_) {
-        for (uint32_t i = 0; i < used_; ++i) {
-            rte_free(sas_[i].replay.storage());
-            sas_[i].~SecurityAssociation();
-        }
+        for (uint32_t i = 0; i < high_water_; ++i) destroy(i);
         rte_free(sas_);
     }
     rte_hash_free(by_spi_);
 }
 
-bool SaTable::create(const char* name, uint32_t capacity, int socket, const char** why) {
+void SaTable::destroy(uint32_t index) {
+    rte_free(sas_[index].replay.storage());
+    sas_[index].~SecurityAssociation();
+    std::memset(static_cast<void*>(&sas_[index]), 0, sizeof(SecurityAssociation));
+}
+
+bool SaTable::create(const char* name, uint32_t capacity, int socket, rte_rcu_qsbr* rcu, const char** why) {
     sas_ = static_cast<SecurityAssociation*>(
         rte_zmalloc_socket(name, sizeof(SecurityAssociation) * capacity, alignof(SecurityAssociation), socket));
-    by_spi_ = create_hash(name, "spi", capacity, socket);
+    by_spi_ = create_hash(name, "spi", capacity, socket, rcu);
     if (!sas_ || !by_spi_) {
         *why = "out of hugepage memory for the SA table (lower dataplane.max_sas or reserve more hugepages)";
         return false;
     }
+    rcu_ = rcu;
     capacity_ = capacity;
+    users_.assign(capacity, 0);
     return true;
 }
 
-bool SaTable::install(IMB_MGR* mgr, const config::StaticSa& spec, uint32_t default_local_address,
-                      uint32_t replay_window, uint32_t& index, const char** why) {
-    if (used_ == capacity_) {
+shm::CommandStatus SaTable::install(IMB_MGR* mgr, const config::StaticSa& spec, uint32_t default_local_address,
+                                    uint32_t replay_window, uint32_t& index, const char** why) {
+    const uint32_t slot = free_.empty() ? high_water_ : free_.back();
+    if (slot == capacity_) {
         *why = "SA table full (dataplane.max_sas)";
-        return false;
+        return shm::CommandStatus::TableFull;
     }
-    SecurityAssociation* sa = new (&sas_[used_]) SecurityAssociation();
-    if (!key_security_association(mgr, spec, default_local_address, *sa, why)) return false;
-
     const uint32_t spi_net = htonl(spec.spi);
-    if (spec.direction == config::SaDirection::Inbound) {
-        uint64_t* bitmap = nullptr;
-        if (replay_window) {
-            bitmap = static_cast<uint64_t*>(
-                rte_zmalloc("replay_window", ReplayWindow::words(replay_window) * sizeof(uint64_t), 64));
-            if (!bitmap) {
-                *why = "out of hugepage memory for the replay window";
-                return false;
-            }
-        }
-        sa->replay.init(bitmap, replay_window);
-        if (rte_hash_add_key_data(by_spi_, &spi_net, reinterpret_cast<void*>(uintptr_t{used_})) < 0) {
-            *why = "SA hash insert failed";
-            return false;
+    const bool inbound = spec.direction == config::SaDirection::Inbound;
+    if (inbound && rte_hash_lookup(by_spi_, &spi_net) >= 0) {
+        *why = "an inbound SA with this SPI is installed already";
+        return shm::CommandStatus::Duplicate;
+    }
+    SecurityAssociation* sa = new (&sas_[slot]) SecurityAssociation();
+    if (!key_security_association(mgr, spec, default_local_address, *sa, why)) {
+        sa->~SecurityAssociation();
+        return shm::CommandStatus::BadCommand;
+    }
+    uint64_t* bitmap = nullptr;
+    if (inbound && replay_window) {
+        bitmap = static_cast<uint64_t*>(
+            rte_zmalloc("replay_window", ReplayWindow::words(replay_window) * sizeof(uint64_t), 64));
+        if (!bitmap) {
+            sa->~SecurityAssociation();
+            *why = "out of hugepage memory for the replay window";
+            return shm::CommandStatus::TableFull;
         }
     }
-    // Outbound SAs are reached through their session, not looked up.
-    index = used_++;
-    return true;
+    sa->replay.init(bitmap, inbound ? replay_window : 0);
+    sa->in_use = true;
+    // Outbound SAs are reached through their session, not looked up. The
+    // hash publishes the entry: everything above is written before.
+    if (inbound && rte_hash_add_key_data(by_spi_, &spi_net, reinterpret_cast<void*>(uintptr_t{slot})) < 0) {
+        destroy(slot);
+        *why = "SA hash insert failed";
+        return shm::CommandStatus::TableFull;
+    }
+    if (slot == high_water_) ++high_water_;
+    else free_.pop_back();
+    ++live_;
+    index = slot;
+    return shm::CommandStatus::Ok;
+}
+
+shm::CommandStatus SaTable::remove(uint32_t index, const char** why) {
+    if (!valid(index)) {
+        *why = "no SA at this index";
+        return shm::CommandStatus::NoSuchEntry;
+    }
+    if (users_[index]) {
+        *why = "SA still bound to a session (delete the session first)";
+        return shm::CommandStatus::InUse;
+    }
+    SecurityAssociation& sa = sas_[index];
+    if (sa.direction == config::SaDirection::Inbound) {
+        const uint32_t spi_net = htonl(sa.spi);
+        rte_hash_del_key(by_spi_, &spi_net);
+    }
+    sa.in_use = false;
+    --live_;
+    removed_.emplace_back(index, rte_rcu_qsbr_start(rcu_));
+    return shm::CommandStatus::Ok;
+}
+
+void SaTable::reclaim() {
+    std::erase_if(removed_, [this](const std::pair<uint32_t, uint64_t>& r) {
+        if (rte_rcu_qsbr_check(rcu_, r.second, false) != 1) return false;
+        destroy(r.first);
+        free_.push_back(r.first);
+        return true;
+    });
 }
 
 void SaTable::lookup_inbound(const uint32_t* spis_net, unsigned n, SecurityAssociation** out) const {

@@ -71,6 +71,19 @@ bool forward_ipv6(WorkerContext& ctx, rte_mbuf* m, Session& s, uint8_t* ip, size
     return true;
 }
 
+// What every decrypted punt says about where it came from: its SA's peer.
+shm::PuntHeader punt_header(const SecurityAssociation& sa, uint32_t sa_index) {
+    shm::PuntHeader h{};
+    h.port = 0;
+    h.outer_source = sa.peer_address;
+    h.outer_destination = sa.local_address;
+    h.outer_source_port = sa.udp_encap ? sa.peer_port : 0;
+    h.outer_destination_port = sa.udp_encap ? sa.local_port : 0;
+    h.sa_index = sa_index;
+    h.session_index = shm::kNoIndex;
+    return h;
+}
+
 }  // namespace
 
 void l2tp_decap(WorkerContext& ctx, L2tpBatch& batch) {
@@ -103,7 +116,13 @@ void l2tp_decap(WorkerContext& ctx, L2tpBatch& batch) {
         }
         if (l2tp.is_control()) {
             ++c.rx_l2tp_control_punts;
-            punt_to_control_plane(ctx, m);
+            shm::PuntHeader h = punt_header(*batch.sa[i], ctx.dp->sas.index_of(batch.sa[i]));
+            h.kind = shm::PuntKind::L2tpControl;
+            h.tunnel_id = l2tp.tunnel_id;
+            h.session_id = l2tp.session_id;
+            h.l2tp_peer_port = u.source_port;
+            const uint8_t* message = udp + proto::kUdpHeaderSize;
+            punt_to_control_plane(ctx, m, h, message, static_cast<uint16_t>(u.length - proto::kUdpHeaderSize));
             continue;
         }
         keys[n] = {ctx.dp->sas.index_of(batch.sa[i]), l2tp.tunnel_id, l2tp.session_id};
@@ -137,7 +156,14 @@ void l2tp_decap(WorkerContext& ctx, L2tpBatch& batch) {
         else {
             // LCP, authentication, NCPs, CCP: the control plane's.
             ++c.rx_ppp_control_punts;
-            punt_to_control_plane(ctx, m);
+            shm::PuntHeader h = punt_header(ctx.dp->sas.at(s->sa_in), s->sa_in);
+            h.kind = shm::PuntKind::PppControl;
+            h.session_index = ctx.dp->sessions.index_of(s);
+            h.tunnel_id = s->tunnel_id;
+            h.session_id = s->session_id;
+            h.ppp_protocol = frame.protocol;
+            h.l2tp_peer_port = s->peer_port;
+            punt_to_control_plane(ctx, m, h, ip, static_cast<uint16_t>(ip_len));
             continue;
         }
         if (!sent) rte_pktmbuf_free(m);

@@ -104,9 +104,10 @@ bool send_too_big(WorkerContext& ctx, const CorePacket& p, uint16_t mtu) {
     return true;
 }
 
-// Puts PPP + L2TP + UDP in front of the inner packet (already the mbuf's
-// data) and queues it for ESP.
-void encapsulate(WorkerContext& ctx, rte_mbuf* m, Session& s, uint16_t ip_len, bool ipv6, EspEncapBatch& out) {
+}  // namespace
+
+void l2tp_encapsulate(WorkerContext& ctx, rte_mbuf* m, Session& s, uint16_t ip_len, uint16_t ppp_protocol,
+                      EspEncapBatch& out) {
     const size_t l2tp_size = proto::l2tp_data_header_size(s.sequencing);
     const uint16_t udp_len = static_cast<uint16_t>(proto::kUdpHeaderSize + l2tp_size + proto::kPppHeaderSize + ip_len);
     uint8_t* udp = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, static_cast<uint16_t>(udp_len - ip_len)));
@@ -119,13 +120,15 @@ void encapsulate(WorkerContext& ctx, rte_mbuf* m, Session& s, uint16_t ip_len, b
     proto::write_udp_header(udp, proto::kL2tpPort, s.peer_port, udp_len);
     const uint16_t ns = s.sequencing ? s.next_ns.fetch_add(1, std::memory_order_relaxed) : 0;
     proto::write_l2tp_data_header(udp + proto::kUdpHeaderSize, s.peer_tunnel_id, s.peer_session_id, s.sequencing, ns);
-    proto::write_ppp_header(udp + proto::kUdpHeaderSize + l2tp_size, ipv6 ? proto::kPppIpv6 : proto::kPppIpv4);
+    proto::write_ppp_header(udp + proto::kUdpHeaderSize + l2tp_size, ppp_protocol);
     ++s.counters.tx_packets;
     s.counters.tx_bytes += ip_len;
     out.mbuf[out.count] = m;
     out.sa[out.count] = &ctx.dp->sas.at(s.sa_out);
     ++out.count;
 }
+
+namespace {
 
 // RFC 791 fragmentation of a packet without DF that exceeds the session's
 // MTU: copies each fragment into a new mbuf and encapsulates it.
@@ -149,7 +152,7 @@ void fragment_and_encapsulate(WorkerContext& ctx, const CorePacket& p, Session& 
         rte_pktmbuf_append(frag, static_cast<uint16_t>(len));
         ++ctx.counters.tx_fragments;
         if (out.count == kMaxBurst) esp_encap(ctx, out);  // a burst of big packets can outgrow one batch
-        encapsulate(ctx, frag, s, static_cast<uint16_t>(len), false, out);
+        l2tp_encapsulate(ctx, frag, s, static_cast<uint16_t>(len), proto::kPppIpv4, out);
         if (next == 0) return;
         offset = next;
     }
@@ -224,7 +227,7 @@ void core_receive(WorkerContext& ctx, rte_mbuf** packets, uint16_t n) {
             continue;
         }
         rte_pktmbuf_adj(m, proto::kEthernetHeaderSize);
-        encapsulate(ctx, m, *s, p.ip_len, p.ipv6, out);
+        l2tp_encapsulate(ctx, m, *s, p.ip_len, p.ipv6 ? proto::kPppIpv6 : proto::kPppIpv4, out);
     }
     if (out.count) esp_encap(ctx, out);
 }

@@ -1,6 +1,7 @@
 #include "dataplane/l2tp/session_table.h"
 
 #include "dataplane/bulk_lookup.h"
+#include "dataplane/rcu.h"
 
 #include <arpa/inet.h>
 
@@ -24,7 +25,7 @@ uint16_t mss_for(uint16_t clamp, uint16_t mtu, uint16_t ip_header) {
 
 SessionTable::~SessionTable() {
     if (sessions_) {
-        for (uint32_t i = 0; i < used_; ++i) sessions_[i].~Session();
+        for (uint32_t i = 0; i < high_water_; ++i) sessions_[i].~Session();
         rte_free(sessions_);
     }
     rte_hash_free(by_key_);
@@ -35,7 +36,8 @@ SessionTable::~SessionTable() {
 
 namespace {
 
-rte_hash* create_hash(const char* table, const char* what, uint32_t capacity, uint32_t key_len, int socket) {
+rte_hash* create_hash(const char* table, const char* what, uint32_t capacity, uint32_t key_len, int socket,
+                      rte_rcu_qsbr* rcu) {
     char name[RTE_HASH_NAMESIZE];
     std::snprintf(name, sizeof name, "%s_%s", table, what);
     rte_hash_parameters hash{};
@@ -45,16 +47,17 @@ rte_hash* create_hash(const char* table, const char* what, uint32_t capacity, ui
     hash.hash_func = rte_hash_crc;
     hash.socket_id = socket;
     hash.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF;  // one writer, lock-free readers
-    return rte_hash_create(&hash);
+    return attach_rcu(rte_hash_create(&hash), rcu);
 }
 
 }  // namespace
 
-bool SessionTable::create(const char* name, uint32_t capacity, int socket, const char** why) {
+bool SessionTable::create(const char* name, uint32_t capacity, int socket, rte_rcu_qsbr* rcu, const char** why) {
     sessions_ = static_cast<Session*>(rte_zmalloc_socket(name, sizeof(Session) * capacity, alignof(Session), socket));
-    by_key_ = create_hash(name, "key", capacity, sizeof(SessionKey), socket);
-    by_ipv4_ = create_hash(name, "v4", capacity, sizeof(uint32_t), socket);
-    by_ipv6_64_ = create_hash(name, "v6", capacity, 8, socket);
+    by_key_ = create_hash(name, "key", capacity, sizeof(SessionKey), socket, rcu);
+    by_ipv4_ = create_hash(name, "v4", capacity, sizeof(uint32_t), socket, rcu);
+    by_ipv6_64_ = create_hash(name, "v6", capacity, 8, socket, rcu);
+    rcu_ = rcu;
     if (!sessions_ || !by_key_ || !by_ipv4_ || !by_ipv6_64_) {
         *why = "out of hugepage memory for the session table (lower dataplane.max_sessions or reserve more hugepages)";
         return false;
@@ -65,47 +68,72 @@ bool SessionTable::create(const char* name, uint32_t capacity, int socket, const
     return true;
 }
 
-bool SessionTable::install(const config::StaticSession& spec, uint32_t sa_in, uint32_t sa_out, uint16_t max_inner,
-                           const char** why) {
-    if (used_ == capacity_) {
+namespace {
+
+// The per-packet fields, from the spec: shared by install and update.
+void set_forwarding(Session& s, const config::StaticSession& spec, uint16_t max_inner) {
+    s.peer_tunnel_id = spec.peer_tunnel_id;
+    s.peer_session_id = spec.peer_session_id;
+    s.configured_mtu = spec.mtu;
+    s.mss_clamp = spec.mss_clamp;
+    s.mtu = spec.mtu < max_inner ? spec.mtu : max_inner;
+    s.mss_ipv4 = mss_for(spec.mss_clamp, s.mtu, 20);
+    s.mss_ipv6 = mss_for(spec.mss_clamp, s.mtu, 40);
+    s.sequencing = spec.sequencing;
+}
+
+uint64_t prefix64(const uint8_t* address) {
+    uint64_t prefix;  // an aligned copy: rte_hash_crc loads the key as one word
+    std::memcpy(&prefix, address, sizeof prefix);
+    return prefix;
+}
+
+}  // namespace
+
+shm::CommandStatus SessionTable::install(const config::StaticSession& spec, uint32_t sa_in, uint32_t sa_out,
+                                         uint16_t max_inner, uint32_t& index, const char** why) {
+    const uint32_t slot = free_.empty() ? high_water_ : free_.back();
+    if (slot == capacity_) {
         *why = "session table full (dataplane.max_sessions)";
-        return false;
+        return shm::CommandStatus::TableFull;
     }
-    const uint32_t index = used_;
-    Session* s = new (&sessions_[index]) Session();
+    const SessionKey key{sa_in, spec.tunnel_id, spec.session_id};
+    const uint32_t ipv4 = htonl(spec.client_ipv4);
+    const uint64_t prefix = prefix64(spec.client_ipv6_prefix.data());
+    const uint8_t v6_length = spec.client_ipv6_prefix_length;
+    uint32_t ignored;
+    if (rte_hash_lookup(by_key_, &key) >= 0) {
+        *why = "a session with these tunnel and session ids on this SA is installed already";
+        return shm::CommandStatus::Duplicate;
+    }
+    if ((ipv4 && rte_hash_lookup(by_ipv4_, &ipv4) >= 0) ||
+        (v6_length == 64 && rte_hash_lookup(by_ipv6_64_, &prefix) >= 0) ||
+        (v6_length && v6_length != 64 && by_ipv6_other_ &&
+         rte_lpm6_is_rule_present(by_ipv6_other_, spec.client_ipv6_prefix.data(), v6_length, &ignored) == 1)) {
+        *why = "the client's address or prefix belongs to another session";
+        return shm::CommandStatus::Duplicate;
+    }
+    Session* s = new (&sessions_[slot]) Session();
     s->sa_in = sa_in;
     s->sa_out = sa_out;
     s->tunnel_id = spec.tunnel_id;
     s->session_id = spec.session_id;
-    s->peer_tunnel_id = spec.peer_tunnel_id;
-    s->peer_session_id = spec.peer_session_id;
-    s->mtu = spec.mtu < max_inner ? spec.mtu : max_inner;
-    s->mss_ipv4 = mss_for(spec.mss_clamp, s->mtu, 20);
-    s->mss_ipv6 = mss_for(spec.mss_clamp, s->mtu, 40);
-    s->client_ipv4 = htonl(spec.client_ipv4);
+    set_forwarding(*s, spec, max_inner);
+    s->client_ipv4 = ipv4;
     std::memcpy(s->ipv6_prefix, spec.client_ipv6_prefix.data(), 16);
-    s->ipv6_prefix_length = spec.client_ipv6_prefix_length;
-    s->sequencing = spec.sequencing;
+    s->ipv6_prefix_length = v6_length;
     std::strncpy(s->name, spec.name.c_str(), sizeof s->name - 1);
+    s->in_use = true;
 
-    const SessionKey key{sa_in, spec.tunnel_id, spec.session_id};
-    if (rte_hash_add_key_data(by_key_, &key, reinterpret_cast<void*>(uintptr_t{index})) < 0) {
-        *why = "session hash insert failed";
-        return false;
-    }
-    const void* data = reinterpret_cast<void*>(uintptr_t{index});
-    if (s->client_ipv4 && rte_hash_add_key_data(by_ipv4_, &s->client_ipv4, const_cast<void*>(data)) < 0) {
-        *why = "session hash insert failed (IPv4 address)";
-        return false;
-    }
-    if (spec.client_ipv6_prefix_length == 64) {
-        uint64_t prefix;  // an aligned copy: rte_hash_crc loads the key as one word
-        std::memcpy(&prefix, spec.client_ipv6_prefix.data(), sizeof prefix);
-        if (rte_hash_add_key_data(by_ipv6_64_, &prefix, const_cast<void*>(data)) < 0) {
-            *why = "session hash insert failed (IPv6 prefix)";
-            return false;
-        }
-    } else if (spec.client_ipv6_prefix_length) {
+    // The hashes publish the entry to workers: everything above is written before.
+    void* data = reinterpret_cast<void*>(uintptr_t{slot});
+    const char* failed = nullptr;
+    if (rte_hash_add_key_data(by_key_, &key, data) < 0) failed = "session hash insert failed";
+    else if (ipv4 && rte_hash_add_key_data(by_ipv4_, &ipv4, data) < 0)
+        failed = "session hash insert failed (IPv4 address)";
+    else if (v6_length == 64 && rte_hash_add_key_data(by_ipv6_64_, &prefix, data) < 0)
+        failed = "session hash insert failed (IPv6 prefix)";
+    else if (v6_length && v6_length != 64) {
         if (!by_ipv6_other_) {
             char lpm_name[RTE_LPM6_NAMESIZE];
             std::snprintf(lpm_name, sizeof lpm_name, "%s_v6lpm", name_);
@@ -114,15 +142,78 @@ bool SessionTable::install(const config::StaticSession& spec, uint32_t sa_in, ui
             lpm6.number_tbl8s = capacity_ / 16 + 4096;  // up to 5 per prefix below the /24 root
             by_ipv6_other_ = rte_lpm6_create(lpm_name, socket_, &lpm6);
         }
-        if (!by_ipv6_other_ ||
-            rte_lpm6_add(by_ipv6_other_, spec.client_ipv6_prefix.data(), spec.client_ipv6_prefix_length, index) < 0) {
-            *why = "no room for the client's IPv6 prefix (LPM6)";
-            return false;
-        }
+        if (!by_ipv6_other_ || rte_lpm6_add(by_ipv6_other_, spec.client_ipv6_prefix.data(), v6_length, slot) < 0)
+            failed = "no room for the client's IPv6 prefix (LPM6)";
     }
-    s->in_use = true;
-    ++used_;
-    return true;
+    if (slot == high_water_) ++high_water_;
+    else free_.pop_back();
+    ++live_;
+    if (failed) {
+        // Undo what was hooked; the slot comes back after a grace period.
+        remove(slot, why);
+        *why = failed;
+        return shm::CommandStatus::TableFull;
+    }
+    index = slot;
+    return shm::CommandStatus::Ok;
+}
+
+shm::CommandStatus SessionTable::remove(uint32_t index, const char** why) {
+    if (!valid(index)) {
+        *why = "no session at this index";
+        return shm::CommandStatus::NoSuchEntry;
+    }
+    Session& s = sessions_[index];
+    const SessionKey key{s.sa_in, s.tunnel_id, s.session_id};
+    void* data;
+    // Each key is removed only where it points here (a failed install may
+    // have stopped half way, and another session may own the address).
+    auto unhook = [&](rte_hash* h, const void* k) {
+        if (rte_hash_lookup_data(h, k, &data) >= 0 && reinterpret_cast<uintptr_t>(data) == index)
+            rte_hash_del_key(h, k);
+    };
+    unhook(by_key_, &key);
+    if (s.client_ipv4) unhook(by_ipv4_, &s.client_ipv4);
+    if (s.ipv6_prefix_length == 64) {
+        const uint64_t prefix = prefix64(s.ipv6_prefix);
+        unhook(by_ipv6_64_, &prefix);
+    } else if (s.ipv6_prefix_length && by_ipv6_other_) {
+        uint32_t owner;
+        if (rte_lpm6_is_rule_present(by_ipv6_other_, s.ipv6_prefix, s.ipv6_prefix_length, &owner) == 1 &&
+            owner == index)
+            rte_lpm6_delete(by_ipv6_other_, s.ipv6_prefix, s.ipv6_prefix_length);
+    }
+    s.in_use = false;
+    --live_;
+    removed_.emplace_back(index, rte_rcu_qsbr_start(rcu_));
+    return shm::CommandStatus::Ok;
+}
+
+shm::CommandStatus SessionTable::update(uint32_t index, const config::StaticSession& spec, uint16_t max_inner,
+                                        const char** why) {
+    if (!valid(index)) {
+        *why = "no session at this index";
+        return shm::CommandStatus::NoSuchEntry;
+    }
+    Session& s = sessions_[index];
+    if (spec.tunnel_id != s.tunnel_id || spec.session_id != s.session_id || htonl(spec.client_ipv4) != s.client_ipv4 ||
+        spec.client_ipv6_prefix_length != s.ipv6_prefix_length ||
+        std::memcmp(spec.client_ipv6_prefix.data(), s.ipv6_prefix, 16) != 0) {
+        *why = "ids and addresses are lookup keys: delete the session and add it again";
+        return shm::CommandStatus::BadCommand;
+    }
+    set_forwarding(s, spec, max_inner);
+    return shm::CommandStatus::Ok;
+}
+
+void SessionTable::reclaim() {
+    std::erase_if(removed_, [this](const std::pair<uint32_t, uint64_t>& r) {
+        if (rte_rcu_qsbr_check(rcu_, r.second, false) != 1) return false;
+        sessions_[r.first].~Session();
+        std::memset(static_cast<void*>(&sessions_[r.first]), 0, sizeof(Session));
+        free_.push_back(r.first);
+        return true;
+    });
 }
 
 void SessionTable::lookup_upstream(const SessionKey* keys, unsigned n, Session** out) const {
@@ -135,8 +226,7 @@ void SessionTable::lookup_ipv4(const uint32_t* destinations_net, unsigned n, Ses
 
 Session* SessionTable::lookup_ipv6(const uint8_t destination[16]) const {
     void* data;
-    uint64_t prefix;  // the address sits unaligned in the frame
-    std::memcpy(&prefix, destination, sizeof prefix);
+    const uint64_t prefix = prefix64(destination);  // the address sits unaligned in the frame
     if (rte_hash_lookup_data(by_ipv6_64_, &prefix, &data) >= 0)
         return &sessions_[reinterpret_cast<uintptr_t>(data)];
     uint32_t next_hop;

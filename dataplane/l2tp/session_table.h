@@ -4,16 +4,21 @@
 // /64s (IPv6CP + RA): both are exact-match hashes, a few dozen bytes per
 // session. A prefix of any other length goes to an LPM6 table made when the
 // first one is installed (it costs 64 MB however few it holds).
-// The main lcore is the only writer; workers read without locks.
+// The main lcore is the only writer; workers read without locks, and a
+// removed session's slot is reused only after an RCU grace period.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <utility>
+#include <vector>
 
 #include <rte_hash.h>
 #include <rte_lpm6.h>
+#include <rte_rcu_qsbr.h>
 
 #include "common/config/config.h"
+#include "common/shm/contract.h"
 
 namespace conc::dp {
 
@@ -34,6 +39,8 @@ struct alignas(64) Session {
     uint16_t peer_session_id = 0;
     uint16_t peer_port = 1701;         // the client's L2TP UDP port (inside ESP, never NATed)
     uint16_t mtu = 1400;               // largest inner IP packet towards the client
+    uint16_t configured_mtu = 1400;    // the PPP MTU asked for
+    uint16_t mss_clamp = 0;            // as asked for, 0 = from the MTU
     uint16_t mss_ipv4 = 0;             // TCP MSS clamp for IPv4 / IPv6 SYNs, 0 = none
     uint16_t mss_ipv6 = 0;
     uint32_t client_ipv4 = 0;          // network byte order, 0 = none
@@ -62,21 +69,31 @@ public:
     SessionTable& operator=(const SessionTable&) = delete;
     ~SessionTable();
 
-    bool create(const char* name, uint32_t capacity, int socket, const char** why);
+    bool create(const char* name, uint32_t capacity, int socket, rte_rcu_qsbr* rcu, const char** why);
 
     // Installs a session bound to SA table indices sa_in and sa_out. Its MTU
     // is the configured PPP MTU, or less if that much would not fit the
     // access port once wrapped (max_inner), so ICMP and fragmentation
     // decisions see the real limit.
-    bool install(const config::StaticSession& spec, uint32_t sa_in, uint32_t sa_out, uint16_t max_inner,
-                 const char** why);
+    shm::CommandStatus install(const config::StaticSession& spec, uint32_t sa_in, uint32_t sa_out,
+                               uint16_t max_inner, uint32_t& index, const char** why);
+    // Unhooks a session; its slot is freed by a later reclaim().
+    shm::CommandStatus remove(uint32_t index, const char** why);
+    // Changes what workers read per packet (peer ids, MTU, MSS, sequencing);
+    // the lookup keys (ids, SA, addresses) need remove + install.
+    shm::CommandStatus update(uint32_t index, const config::StaticSession& spec, uint16_t max_inner,
+                              const char** why);
+    void reclaim();
 
     // Bulk lookups for a burst; out[i] is nullptr where there is none.
     void lookup_upstream(const SessionKey* keys, unsigned n, Session** out) const;
     void lookup_ipv4(const uint32_t* destinations_net, unsigned n, Session** out) const;
     Session* lookup_ipv6(const uint8_t destination[16]) const;
 
-    uint32_t size() const { return used_; }
+    uint32_t size() const { return live_; }
+    uint32_t high_water() const { return high_water_; }
+    bool valid(uint32_t index) const { return index < high_water_ && sessions_[index].in_use; }
+    uint32_t index_of(const Session* s) const { return static_cast<uint32_t>(s - sessions_); }
     Session& at(uint32_t index) { return sessions_[index]; }
     const Session& at(uint32_t index) const { return sessions_[index]; }
 
@@ -86,10 +103,14 @@ private:
     rte_hash* by_ipv4_ = nullptr;      // client address (network byte order)
     rte_hash* by_ipv6_64_ = nullptr;   // the first 64 bits of a /64
     rte_lpm6* by_ipv6_other_ = nullptr;
+    rte_rcu_qsbr* rcu_ = nullptr;
     char name_[24]{};
     int socket_ = 0;
     uint32_t capacity_ = 0;
-    uint32_t used_ = 0;
+    uint32_t high_water_ = 0;
+    uint32_t live_ = 0;
+    std::vector<uint32_t> free_;
+    std::vector<std::pair<uint32_t, uint64_t>> removed_;  // slot, RCU token
 };
 
 }  // namespace conc::dp

@@ -409,7 +409,7 @@ int main(int argc, char** argv) {
                     {
                         dp::SessionTable sessions;
                         const char* why;
-                        if (sessions.create("bench_sessions", clients, static_cast<int>(rte_socket_id()), &why))
+                        if (sessions.create("bench_sessions", clients, static_cast<int>(rte_socket_id()), nullptr, &why))
                             std::printf("memory per client: %.0f bytes in all (session + SA pair + tables, mbuf pool "
                                         "and rings included); the session table alone %.0f bytes per session "
                                         "(Session %zu, SA %zu)\n",

@@ -1,11 +1,13 @@
 // Per-worker counters, one cache-line-aligned block per lcore, summed when
-// read. Named after what they count, so `show stats` and the JSON need no
-// translation table: the list below is the only place a counter is named.
+// read. Part of the shared-memory contract: the data plane publishes each
+// worker's block for the control plane. Named after what they count, so
+// `show stats` and the JSON need no translation table: the list below is the
+// only place a counter is named.
 #pragma once
 
 #include <cstdint>
 
-namespace conc::dp {
+namespace conc::shm {
 
 #define CONC_WORKER_COUNTERS(X)                                                      \
     X(rx_access_packets)          /* frames received on the access port */          \
@@ -36,6 +38,10 @@ namespace conc::dp {
     X(rx_mss_clamped)             /* client SYNs whose MSS was lowered */           \
     X(rx_ike_punts)               /* UDP 500, or UDP 4500 with non-ESP marker */    \
     X(punt_no_listener_drops)     /* punted while no control plane is attached */   \
+    X(punt_ring_full_drops)       /* punted, but the control plane is behind */     \
+    X(punt_no_room_drops)         /* no headroom for the punt metadata */           \
+    X(inject_packets)             /* intents from the control plane, sent */        \
+    X(inject_bad_intent_drops)    /* unknown kind, session or SA; bad length */     \
     X(rx_natt_keepalive_drops)    /* RFC 3948 2.3 one-byte 0xFF */                  \
     X(arp_replies)                /* ARP requests for our addresses answered */     \
     X(rx_arp_ignored)             /* ARP not asking for our address */              \
@@ -85,4 +91,4 @@ struct alignas(64) WorkerCounters {
     }
 };
 
-}  // namespace conc::dp
+}  // namespace conc::shm

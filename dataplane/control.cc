@@ -1,0 +1,350 @@
+#include "dataplane/control.h"
+
+#include <arpa/inet.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+
+#include <rte_cycles.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_malloc.h>
+
+#include "common/shm/messages.h"
+#include "dataplane/dataplane.h"
+#include "dataplane/worker.h"
+
+namespace conc::dp {
+
+namespace {
+
+const rte_memzone* reserve_zone(const std::string& name, size_t size) {
+    return rte_memzone_reserve_aligned(name.c_str(), size, rte_socket_id(), RTE_MEMZONE_SIZE_HINT_ONLY, 64);
+}
+
+void publish_sa(Dataplane& dp, uint32_t index) {
+    shm::PublishedSa& p = dp.control.published_sas[index];
+    const SecurityAssociation& sa = dp.sas.at(index);
+    p.spi = sa.spi;
+    p.direction = static_cast<uint8_t>(sa.direction);
+    p.cipher = static_cast<uint8_t>(sa.cipher);
+    p.integrity = static_cast<uint8_t>(sa.integrity);
+    p.udp_encap = sa.udp_encap;
+    p.local_address = ntohl(sa.local_address);
+    p.peer_address = ntohl(sa.peer_address);
+    p.local_port = ntohs(sa.local_port);
+    p.peer_port = ntohs(sa.peer_port);
+    p.sessions = dp.sas.users(index);
+    std::memcpy(p.name, sa.name, sizeof p.name);
+    p.name[sizeof p.name - 1] = 0;
+    p.packets = sa.counters.packets;
+    p.bytes = sa.counters.bytes;
+    p.next_sequence = sa.next_sequence.load(std::memory_order_relaxed);
+    std::atomic_ref<uint32_t>(p.in_use).store(sa.in_use, std::memory_order_release);
+}
+
+void publish_session(Dataplane& dp, uint32_t index) {
+    shm::PublishedSession& p = dp.control.published_sessions[index];
+    const Session& s = dp.sessions.at(index);
+    p.sa_in = s.sa_in;
+    p.sa_out = s.sa_out;
+    p.tunnel_id = s.tunnel_id;
+    p.session_id = s.session_id;
+    p.peer_tunnel_id = s.peer_tunnel_id;
+    p.peer_session_id = s.peer_session_id;
+    p.client_ipv4 = ntohl(s.client_ipv4);
+    std::memcpy(p.client_ipv6_prefix, s.ipv6_prefix, 16);
+    p.client_ipv6_prefix_length = s.ipv6_prefix_length;
+    p.sequencing = s.sequencing;
+    p.mtu = s.mtu;
+    p.configured_mtu = s.configured_mtu;
+    p.mss_clamp = s.mss_clamp;
+    std::memcpy(p.name, s.name, sizeof p.name);
+    p.name[sizeof p.name - 1] = 0;
+    p.rx_packets = s.counters.rx_packets;
+    p.rx_bytes = s.counters.rx_bytes;
+    p.tx_packets = s.counters.tx_packets;
+    p.tx_bytes = s.counters.tx_bytes;
+    p.spoof_drops = s.counters.spoof_drops;
+    std::atomic_ref<uint32_t>(p.in_use).store(s.in_use, std::memory_order_release);
+}
+
+void publish_port(const PortState& port, shm::PortCounters& out) {
+    rte_eth_stats s{};
+    if (!port.started || rte_eth_stats_get(port.port_id, &s) != 0) return;
+    out = {s.ipackets, s.opackets, s.ibytes, s.obytes, s.imissed, s.ierrors, s.oerrors, s.rx_nombuf};
+}
+
+// A control plane that died without saying so (SIGKILL) stops receiving
+// punts; what it left in the punt ring is released.
+void check_control_plane(Dataplane& dp) {
+    shm::SharedState& state = *dp.control.state;
+    const int32_t pid = state.controlplane_pid.load(std::memory_order_acquire);
+    if (pid == 0 || kill(pid, 0) == 0 || errno != ESRCH) return;
+    int32_t expected = pid;  // unless a new one attached meanwhile
+    state.controlplane_pid.compare_exchange_strong(expected, 0);
+    rte_mbuf* left[64];
+    for (unsigned n; (n = rte_ring_dequeue_burst(dp.control.punts, reinterpret_cast<void**>(left), 64, nullptr));)
+        rte_pktmbuf_free_bulk(left, n);
+}
+
+}  // namespace
+
+std::string control_create(Dataplane& dp, const std::string& suffix, unsigned workers) {
+    ControlLink& c = dp.control;
+    c.names = shm::names_for(suffix);
+    if (workers > shm::kMaxWorkers) return "more than " + std::to_string(shm::kMaxWorkers) + " workers";
+    const size_t rcu_size = rte_rcu_qsbr_get_memsize(workers);
+    c.rcu = static_cast<rte_rcu_qsbr*>(rte_zmalloc("conc_rcu", rcu_size, RTE_CACHE_LINE_SIZE));
+    if (!c.rcu || rte_rcu_qsbr_init(c.rcu, workers) != 0) return "cannot create the RCU state";
+    c.imb = alloc_mb_mgr(0);
+    if (!c.imb) return "cannot allocate an IPsec-MB manager for the main lcore";
+    init_mb_mgr_auto(c.imb, nullptr);
+
+    const auto& cfg = dp.config->dataplane;
+    c.zones[0] = reserve_zone(c.names.state, sizeof(shm::SharedState));
+    c.zones[1] = reserve_zone(c.names.sa_zone, sizeof(shm::PublishedSa) * cfg.max_sas);
+    c.zones[2] = reserve_zone(c.names.session_zone, sizeof(shm::PublishedSession) * cfg.max_sessions);
+    for (const rte_memzone* z : c.zones)
+        if (!z)
+            return std::string("cannot reserve the shared state (") + rte_strerror(rte_errno) +
+                   "): another concentrator-dp with this --file-prefix, or too few hugepages";
+    std::memset(c.zones[0]->addr, 0, c.zones[0]->len);
+    std::memset(c.zones[1]->addr, 0, c.zones[1]->len);
+    std::memset(c.zones[2]->addr, 0, c.zones[2]->len);
+    c.state = new (c.zones[0]->addr) shm::SharedState();
+    c.published_sas = static_cast<shm::PublishedSa*>(c.zones[1]->addr);
+    c.published_sessions = static_cast<shm::PublishedSession*>(c.zones[2]->addr);
+
+    // Commands and acks have one producer and one consumer each; punts come
+    // from every worker, injects go to worker 0.
+    c.commands = rte_ring_create_elem(c.names.command_ring.c_str(), sizeof(shm::Command), shm::kCommandRingSize,
+                                      rte_socket_id(), RING_F_SP_ENQ | RING_F_SC_DEQ);
+    c.acks = rte_ring_create_elem(c.names.ack_ring.c_str(), sizeof(shm::CommandAck), shm::kAckRingSize,
+                                  rte_socket_id(), RING_F_SP_ENQ | RING_F_SC_DEQ);
+    c.punts = rte_ring_create(c.names.punt_ring.c_str(), shm::kPuntRingSize, rte_socket_id(), RING_F_SC_DEQ);
+    c.injects = rte_ring_create(c.names.inject_ring.c_str(), shm::kInjectRingSize, rte_socket_id(),
+                                RING_F_SP_ENQ | RING_F_SC_DEQ);
+    if (!c.commands || !c.acks || !c.punts || !c.injects)
+        return std::string("cannot create the control rings: ") + rte_strerror(rte_errno);
+
+    shm::SharedState& s = *c.state;
+    s.version = shm::kContractVersion;
+    s.dataplane_pid = getpid();
+    s.started_unix = static_cast<uint64_t>(time(nullptr));
+    s.max_sas = cfg.max_sas;
+    s.max_sessions = cfg.max_sessions;
+    s.worker_count = workers;
+    for (unsigned i = 0; i < workers; ++i) s.worker_lcore[i] = cfg.worker_lcores[i];
+    return {};
+}
+
+void control_release(Dataplane& dp) {
+    ControlLink& c = dp.control;
+    if (c.state) c.state->magic = 0;  // an attached control plane sees the data plane go
+    if (c.punts) {
+        rte_mbuf* left[64];
+        for (unsigned n; (n = rte_ring_dequeue_burst(c.punts, reinterpret_cast<void**>(left), 64, nullptr));)
+            rte_pktmbuf_free_bulk(left, n);
+    }
+    if (c.injects) {
+        rte_mbuf* left[64];
+        for (unsigned n; (n = rte_ring_dequeue_burst(c.injects, reinterpret_cast<void**>(left), 64, nullptr));)
+            rte_pktmbuf_free_bulk(left, n);
+    }
+    for (rte_ring* r : {c.commands, c.acks, c.punts, c.injects}) rte_ring_free(r);
+    c.commands = c.acks = c.punts = c.injects = nullptr;
+    for (const rte_memzone*& z : c.zones) {
+        if (z) rte_memzone_free(z);
+        z = nullptr;
+    }
+    c.state = nullptr;
+    c.published_sas = nullptr;
+    c.published_sessions = nullptr;
+}
+
+ControlLink::~ControlLink() {
+    if (imb) free_mb_mgr(imb);
+    rte_free(rcu);
+}
+
+shm::CommandStatus install_sa(Dataplane& dp, const config::StaticSa& spec, uint32_t& index, const char** why) {
+    const auto& cfg = *dp.config;
+    const uint32_t window = spec.replay_window ? spec.replay_window : cfg.ipsec.replay_window;
+    const shm::CommandStatus status =
+        dp.sas.install(dp.control.imb, spec, cfg.dataplane.access.address, window, index, why);
+    if (status == shm::CommandStatus::Ok) {
+        publish_sa(dp, index);
+        dp.control.state->sa_high_water.store(dp.sas.high_water(), std::memory_order_release);
+    }
+    return status;
+}
+
+shm::CommandStatus install_session(Dataplane& dp, const config::StaticSession& spec, uint32_t sa_in,
+                                   uint32_t sa_out, uint32_t& index, const char** why) {
+    if (!dp.sas.valid(sa_in) || dp.sas.at(sa_in).direction != config::SaDirection::Inbound) {
+        *why = "sa_in is not an installed inbound SA";
+        return shm::CommandStatus::NoSuchEntry;
+    }
+    if (!dp.sas.valid(sa_out) || dp.sas.at(sa_out).direction != config::SaDirection::Outbound) {
+        *why = "sa_out is not an installed outbound SA";
+        return shm::CommandStatus::NoSuchEntry;
+    }
+    const uint16_t max_inner =
+        largest_inner_packet(dp.sas.at(sa_out), spec.sequencing, dp.config->dataplane.access.mtu);
+    // RFC 8200 5: an IPv6 link carries 1280 bytes; no smaller MTU may be signalled.
+    if (spec.client_ipv6_prefix_length && (max_inner < 1280 || spec.mtu < 1280)) {
+        static char message[160];  // main lcore only
+        std::snprintf(message, sizeof message,
+                      "only %u-byte packets fit through this session (its MTU and its SA), below IPv6's 1280 "
+                      "(RFC 8200 5); raise the MTU or drop the IPv6 prefix",
+                      std::min<unsigned>(max_inner, spec.mtu));
+        *why = message;
+        return shm::CommandStatus::BadCommand;
+    }
+    const shm::CommandStatus status = dp.sessions.install(spec, sa_in, sa_out, max_inner, index, why);
+    if (status != shm::CommandStatus::Ok) return status;
+    dp.sas.add_user(sa_in);
+    dp.sas.add_user(sa_out);
+    publish_sa(dp, sa_in);
+    publish_sa(dp, sa_out);
+    publish_session(dp, index);
+    dp.control.state->session_high_water.store(dp.sessions.high_water(), std::memory_order_release);
+    return status;
+}
+
+shm::CommandStatus remove_sa(Dataplane& dp, uint32_t index, const char** why) {
+    const shm::CommandStatus status = dp.sas.remove(index, why);
+    if (status == shm::CommandStatus::Ok) publish_sa(dp, index);
+    return status;
+}
+
+shm::CommandStatus remove_session(Dataplane& dp, uint32_t index, const char** why) {
+    if (!dp.sessions.valid(index)) {
+        *why = "no session at this index";
+        return shm::CommandStatus::NoSuchEntry;
+    }
+    const Session& s = dp.sessions.at(index);
+    const uint32_t sa_in = s.sa_in, sa_out = s.sa_out;
+    const shm::CommandStatus status = dp.sessions.remove(index, why);
+    if (status != shm::CommandStatus::Ok) return status;
+    dp.sas.drop_user(sa_in);
+    dp.sas.drop_user(sa_out);
+    publish_sa(dp, sa_in);
+    publish_sa(dp, sa_out);
+    publish_session(dp, index);
+    return status;
+}
+
+shm::CommandStatus update_session(Dataplane& dp, uint32_t index, const config::StaticSession& spec,
+                                  const char** why) {
+    if (!dp.sessions.valid(index)) {
+        *why = "no session at this index";
+        return shm::CommandStatus::NoSuchEntry;
+    }
+    const uint16_t max_inner = largest_inner_packet(dp.sas.at(dp.sessions.at(index).sa_out), spec.sequencing,
+                                                    dp.config->dataplane.access.mtu);
+    const shm::CommandStatus status = dp.sessions.update(index, spec, max_inner, why);
+    if (status == shm::CommandStatus::Ok) publish_session(dp, index);
+    return status;
+}
+
+shm::CommandAck apply_command(Dataplane& dp, const shm::Command& command) {
+    shm::CommandAck ack{};
+    ack.sequence = command.sequence;
+    ack.index = shm::kNoIndex;
+    const char* why = "";
+    uint32_t index = command.index;
+    shm::CommandStatus status;
+    if (command.version != shm::kContractVersion) {
+        status = shm::CommandStatus::BadVersion;
+        why = "the control plane speaks another contract version";
+    } else {
+        switch (command.type) {
+            case shm::CommandType::AddSa: {
+                config::StaticSa spec;
+                status = shm::from_sa_spec(command.sa, spec, &why) ? install_sa(dp, spec, index, &why)
+                                                                   : shm::CommandStatus::BadCommand;
+                break;
+            }
+            case shm::CommandType::DeleteSa: status = remove_sa(dp, index, &why); break;
+            case shm::CommandType::AddSession: {
+                config::StaticSession spec;
+                status = shm::from_session_spec(command.session, spec, &why)
+                             ? install_session(dp, spec, command.session.sa_in, command.session.sa_out, index, &why)
+                             : shm::CommandStatus::BadCommand;
+                break;
+            }
+            case shm::CommandType::DeleteSession: status = remove_session(dp, index, &why); break;
+            case shm::CommandType::UpdateSession: {
+                config::StaticSession spec;
+                status = shm::from_session_spec(command.session, spec, &why) ? update_session(dp, index, spec, &why)
+                                                                             : shm::CommandStatus::BadCommand;
+                break;
+            }
+            default:
+                status = shm::CommandStatus::BadCommand;
+                why = "unknown command type";
+        }
+    }
+    ack.status = status;
+    if (status == shm::CommandStatus::Ok) ack.index = index;
+    std::strncpy(ack.reason, why, sizeof ack.reason - 1);
+    dp.control.state->commands_applied.fetch_add(1, std::memory_order_relaxed);
+    return ack;
+}
+
+void control_publish(Dataplane& dp, const WorkerContext* workers, unsigned worker_count) {
+    shm::SharedState& s = *dp.control.state;
+    for (unsigned i = 0; i < worker_count && i < shm::kMaxWorkers; ++i) s.workers[i] = workers[i].counters;
+    publish_port(dp.access, s.access_port);
+    publish_port(dp.core, s.core_port);
+    for (uint32_t i = 0; i < dp.sas.high_water(); ++i) {
+        const SecurityAssociation& sa = dp.sas.at(i);
+        if (!sa.in_use) continue;
+        shm::PublishedSa& p = dp.control.published_sas[i];
+        p.packets = sa.counters.packets;
+        p.bytes = sa.counters.bytes;
+        p.next_sequence = sa.next_sequence.load(std::memory_order_relaxed);
+    }
+    for (uint32_t i = 0; i < dp.sessions.high_water(); ++i) {
+        const Session& session = dp.sessions.at(i);
+        if (!session.in_use) continue;
+        shm::PublishedSession& p = dp.control.published_sessions[i];
+        p.rx_packets = session.counters.rx_packets;
+        p.rx_bytes = session.counters.rx_bytes;
+        p.tx_packets = session.counters.tx_packets;
+        p.tx_bytes = session.counters.tx_bytes;
+        p.spoof_drops = session.counters.spoof_drops;
+    }
+    s.publish_generation.fetch_add(1, std::memory_order_release);
+    if (s.magic != shm::kStateMagic) std::atomic_ref<uint64_t>(s.magic).store(shm::kStateMagic);
+}
+
+void control_poll(Dataplane& dp, const WorkerContext* workers, unsigned worker_count) {
+    ControlLink& c = dp.control;
+    shm::Command command;
+    shm::CommandAck ack;
+    for (unsigned i = 0; i < shm::kCommandsPerPoll; ++i) {
+        if (rte_ring_dequeue_elem(c.commands, &command, sizeof command) != 0) break;
+        ack = apply_command(dp, command);
+        // The control plane reads acks as fast as it sends commands; if it
+        // stopped, it re-reads the tables when it comes back.
+        rte_ring_enqueue_elem(c.acks, &ack, sizeof ack);
+    }
+    dp.sas.reclaim();
+    dp.sessions.reclaim();
+    const uint64_t now = rte_get_timer_cycles();
+    if (now >= c.next_publish) {
+        c.next_publish = now + rte_get_timer_hz() * shm::kPublishIntervalMs / 1000;
+        check_control_plane(dp);
+        control_publish(dp, workers, worker_count);
+    }
+}
+
+}  // namespace conc::dp
