@@ -20,6 +20,7 @@
 #include <rte_mbuf.h>
 
 #include "common/config/config.h"
+#include "dataplane/control.h"
 #include "dataplane/dataplane.h"
 #include "dataplane/stats.h"
 #include "dataplane/worker.h"
@@ -38,9 +39,10 @@ void on_signal(int sig) {
 
 void usage(const char* prog) {
     std::fprintf(stderr,
-                 "usage: %s -c CONFIG [--check] [--stats-json FILE]\n"
+                 "usage: %s -c CONFIG [--check] [--no-static] [--stats-json FILE]\n"
                  "  -c, --config FILE     configuration file (libconfig)\n"
                  "      --check           validate the configuration and exit\n"
+                 "      --no-static       leave the config's static SAs and sessions to concentrator-cp\n"
                  "      --stats-json FILE write counters as JSON here on SIGUSR1 and at exit\n",
                  prog);
 }
@@ -58,10 +60,11 @@ bool write_file(const std::string& path, const std::string& text) {
 
 int main(int argc, char** argv) {
     std::string config_path, stats_path;
-    bool check_only = false;
+    bool check_only = false, install_static = true;
     static const option options[] = {{"config", required_argument, nullptr, 'c'},
                                      {"check", no_argument, nullptr, 'k'},
                                      {"stats-json", required_argument, nullptr, 's'},
+                                     {"no-static", no_argument, nullptr, 'n'},
                                      {"help", no_argument, nullptr, 'h'},
                                      {nullptr, 0, nullptr, 0}};
     for (int opt; (opt = getopt_long(argc, argv, "c:h", options, nullptr)) != -1;) {
@@ -69,6 +72,7 @@ int main(int argc, char** argv) {
             case 'c': config_path = optarg; break;
             case 'k': check_only = true; break;
             case 's': stats_path = optarg; break;
+            case 'n': install_static = false; break;
             case 'h': usage(argv[0]); return 0;
             default: usage(argv[0]); return 2;
         }
@@ -79,14 +83,9 @@ int main(int argc, char** argv) {
     }
 
     // Everything is validated before the EAL or any port is touched.
-    config::LoadResult loaded = config::load_file(config_path);
-    if (!loaded.config) {
-        for (const auto& e : loaded.errors) std::fprintf(stderr, "%s\n", e.c_str());
-        std::fprintf(stderr, "concentrator-dp: %zu error(s) in %s, not starting\n", loaded.errors.size(),
-                     config_path.c_str());
-        return 1;
-    }
-    const config::Config& cfg = *loaded.config;
+    const std::optional<config::Config> loaded = config::load_or_report(config_path, "concentrator-dp");
+    if (!loaded) return 1;
+    const config::Config& cfg = *loaded;
     // Next hops are static until ARP resolution lands: a zero gateway MAC
     // would send every frame nowhere.
     for (const auto& [name, port] : {std::pair{"access", &cfg.dataplane.access}, {"core", &cfg.dataplane.core}}) {
@@ -123,6 +122,7 @@ int main(int argc, char** argv) {
     }
 
     auto dp = std::make_unique<conc::dp::Dataplane>();
+    dp->install_static = install_static;
     std::vector<conc::dp::WorkerContext> workers;
     const std::string error = conc::dp::dataplane_start(*dp, cfg, workers);
     const unsigned queues = static_cast<unsigned>(workers.size());
@@ -140,8 +140,11 @@ int main(int argc, char** argv) {
         for (auto& w : workers) rte_eal_remote_launch(conc::dp::worker_main, &w, w.lcore);
 
         uint64_t next_print = rte_get_timer_cycles() + cfg.dataplane.stats_interval * rte_get_timer_hz();
+        // The main lcore applies the control plane's commands and publishes
+        // counters; the workers never wait for it.
         while (!g_stop_signal) {
-            usleep(50 * 1000);
+            usleep(1000);
+            conc::dp::control_poll(*dp, workers.data(), queues);
             if (g_dump_stats.exchange(false) && !stats_path.empty())
                 write_file(stats_path, conc::dp::stats_json(*dp, workers.data(), queues));
             if (cfg.dataplane.stats_interval && rte_get_timer_cycles() >= next_print) {

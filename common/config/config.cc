@@ -8,6 +8,7 @@
 #include <libconfig.h++>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cerrno>
 #include <climits>
 #include <cstdio>
@@ -373,7 +374,7 @@ public:
     Config load(const Setting& root) {
         Config config;
         config.path = name_;
-        reject_unknown(root, "", {"dataplane", "ipsec", "l2tp"});
+        reject_unknown(root, "", {"dataplane", "ipsec", "l2tp", "mgmt"});
         if (const Setting* dataplane = find(root, "dataplane")) {
             if (expect_group(*dataplane, "dataplane")) load_dataplane(*dataplane, config.dataplane);
         } else {
@@ -388,6 +389,9 @@ public:
         // After ipsec: sessions name static SAs.
         if (const Setting* l2tp = find(root, "l2tp")) {
             if (expect_group(*l2tp, "l2tp")) load_l2tp(*l2tp, config);
+        }
+        if (const Setting* mgmt = find(root, "mgmt")) {
+            if (expect_group(*mgmt, "mgmt")) load_mgmt(*mgmt, config.mgmt);
         }
         return config;
     }
@@ -915,6 +919,32 @@ private:
         return bytes;
     }
 
+    // -- mgmt ---------------------------------------------------------------
+
+    void load_mgmt(const Setting& group, MgmtConfig& mgmt) {
+        const std::string path = "mgmt";
+        reject_unknown(group, path, {"socket", "socket_mode"});
+        if (const Setting* s = find(group, "socket")) {
+            const std::string p = join(path, "socket");
+            if (auto v = nonempty_string(*s, p)) {
+                // sockaddr_un holds 108 bytes with the terminating zero.
+                if ((*v)[0] != '/') fail(*s, p, quoted(*v) + " is not an absolute path");
+                else if (v->size() > 107) fail(*s, p, "longer than 107 bytes, the limit of a Unix socket path");
+                else mgmt.socket = *v;
+            }
+        }
+        if (const Setting* s = find(group, "socket_mode")) {
+            const std::string p = join(path, "socket_mode");
+            if (auto v = string(*s, p)) {
+                char* end = nullptr;
+                const unsigned long mode = std::strtoul(v->c_str(), &end, 8);
+                if (v->empty() || *end != 0 || mode > 0777)
+                    fail(*s, p, quoted(*v) + " is not an octal permission mode like \"0600\"");
+                else mgmt.socket_mode = static_cast<uint32_t>(mode);
+            }
+        }
+    }
+
     // -- l2tp ---------------------------------------------------------------
 
     void load_l2tp(const Setting& group, Config& config) {
@@ -1187,6 +1217,15 @@ std::optional<Ipv4Address> parse_ipv4(const std::string& s) {
         start = end + 1;
     }
     return a;
+}
+
+std::optional<Config> load_or_report(const std::string& path, const char* program) {
+    LoadResult loaded = load_file(path);
+    if (!loaded.config) {
+        for (const auto& e : loaded.errors) std::fprintf(stderr, "%s\n", e.c_str());
+        std::fprintf(stderr, "%s: %zu error(s) in %s, not starting\n", program, loaded.errors.size(), path.c_str());
+    }
+    return std::move(loaded.config);
 }
 
 }  // namespace conc::config

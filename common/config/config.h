@@ -90,11 +90,18 @@ struct IpsecConfig {
     std::vector<StaticSa> static_sas;
 };
 
+// concentrator-cp's management socket, which concentratorctl talks to.
+struct MgmtConfig {
+    std::string socket = "/run/concentrator/concentrator.sock";
+    uint32_t socket_mode = 0600;         // only root (the owner) may drive the concentrator
+};
+
 struct Config {
     std::string path;
     DataplaneConfig dataplane;
     IpsecConfig ipsec;
     L2tpConfig l2tp;
+    MgmtConfig mgmt;
 };
 
 // Largest replay window we accept, in bits.
@@ -106,6 +113,9 @@ struct LoadResult {
 };
 
 LoadResult load_file(const std::string& path);
+// For the programs: loads path, or prints every error and "PROGRAM: N
+// error(s) in PATH, not starting" to stderr and returns nullopt.
+std::optional<Config> load_or_report(const std::string& path, const char* program);
 LoadResult load_string(const std::string& text, const std::string& name = "<string>");
 
 std::string format_ipv4(Ipv4Address a);

@@ -44,10 +44,13 @@ import math
 import os
 import random
 import select
+import shlex
 import signal
 import socket
 import struct
+import subprocess
 import sys
+import threading
 import time
 import warnings
 
@@ -411,36 +414,36 @@ def load_plan(path):
     return plan
 
 
-def write_config(args):
-    plan = load_plan(args.plan)
-    lab = plan["lab"]
-    eal = ["-l", args.lcores, "--in-memory", "--file-prefix", args.file_prefix, "--no-pci"]
+def config_text(pairs, replay_window, eal_args, workers, ports, header, mbufs=8191, max_sas=1024,
+                max_sessions=1024):
+    """A concentrator-dp config: the dataplane section, then each pair as a static SA pair
+    ("NAME-in", "NAME-out") and a static L2TP session "NAME".
+
+    ports: (role, device, "address/prefix", gateway MAC, mtu) for "access" and "core".
+    """
     out = []
     w = out.append
-    w("# concentrator-dp config written by tests/system/esp_peer.py from %s" % args.plan)
+    w("# " + header)
     w("dataplane:\n{")
-    w("  eal_args = [ %s ];" % ", ".join('"%s"' % a for a in eal))
-    w("  workers = [ %s ];" % args.workers)
-    w("  mbufs = 8191;\n  burst_size = 32;\n  max_sas = 1024;\n  max_sessions = 1024;\n  stats_interval = 0;")
-    for port, dev, addr, prefix, gw, mtu in (
-            ("access", "net_af_packet0,iface=%s" % lab["if_dpacc"], lab["access_address"], lab["access_prefix"],
-             lab["cl_mac"], lab["access_mtu"]),
-            ("core", "net_af_packet1,iface=%s" % lab["if_dpcore"], lab["core_address"], lab["core_prefix"],
-             lab["co_mac"], 1500)):
-        w("  %s:\n  {\n    device = \"%s\";\n    address = \"%s/%d\";\n    gateway_mac = \"%s\";\n"
-          "    mtu = %d;\n  };" % (port, dev, addr, prefix, gw, mtu))
-    w("};\n\nipsec:\n{\n  replay_window = %d;\n  static_sas = (" % plan["replay_window"])
+    w("  eal_args = [ %s ];" % ", ".join('"%s"' % a for a in eal_args))
+    w("  workers = [ %s ];" % workers)
+    w("  mbufs = %d;\n  burst_size = 32;\n  max_sas = %d;\n  max_sessions = %d;\n  stats_interval = 0;"
+      % (mbufs, max_sas, max_sessions))
+    for port, dev, address, gw, mtu in ports:
+        w("  %s:\n  {\n    device = \"%s\";\n    address = \"%s\";\n    gateway_mac = \"%s\";\n"
+          "    mtu = %d;\n  };" % (port, dev, address, gw, mtu))
+    w("};\n\nipsec:\n{\n  replay_window = %d;\n  static_sas = (" % replay_window)
     entries = []
-    for p in plan["pair_objs"]:
+    for p in pairs:
         for direction, keys in (("in", p.inbound), ("out", p.outbound)):
             e = ['      name = "%s-%s";' % (p.name, direction),
                  '      direction = "%s";' % direction,
                  "      spi = 0x%08x;" % keys.spi,
-                 '      cipher = "%s";' % p.cipher]
-            if p.integrity != "none":
-                e.append('      integrity = "%s";' % p.integrity)
+                 '      cipher = "%s";' % keys.cipher]
+            if keys.integrity != "none":
+                e.append('      integrity = "%s";' % keys.integrity)
             e.append('      cipher_key = "0x%s";' % keys.cipher_key.hex())
-            if p.integrity != "none":
+            if keys.integrity != "none":
                 e.append('      integrity_key = "0x%s";' % keys.integrity_key.hex())
             e.append('      peer = "%s";' % p.peer)
             e.append("      udp_encap = %s;" % ("true" if p.udp_encap else "false"))
@@ -450,7 +453,7 @@ def write_config(args):
     w(",\n".join(entries))
     w("  );\n};\n\nl2tp:\n{\n  static_sessions = (")
     entries = []
-    for p in plan["pair_objs"]:
+    for p in pairs:
         entries.append("    {\n" + "\n".join([
             '      name = "%s";' % p.name,
             '      sa_in = "%s-in";' % p.name,
@@ -465,8 +468,26 @@ def write_config(args):
             "      sequencing = %s;" % ("true" if p.sequencing else "false")]) + "\n    }")
     w(",\n".join(entries))
     w("  );\n};")
+    return "\n".join(out) + "\n"
+
+
+def write_config(args):
+    plan = load_plan(args.plan)
+    lab = plan["lab"]
+    # A control plane attaches as a secondary process only to a data plane
+    # whose memory lives in hugepage files (not --in-memory).
+    eal = ["-l", args.lcores] + ([] if args.shared else ["--in-memory"]) + \
+        ["--file-prefix", args.file_prefix, "--no-pci"]
+    ports = [("access", "net_af_packet0,iface=%s" % lab["if_dpacc"],
+              "%s/%d" % (lab["access_address"], lab["access_prefix"]), lab["cl_mac"], lab["access_mtu"]),
+             ("core", "net_af_packet1,iface=%s" % lab["if_dpcore"],
+              "%s/%d" % (lab["core_address"], lab["core_prefix"]), lab["co_mac"], 1500)]
+    text = config_text(plan["pair_objs"], plan["replay_window"], eal, args.workers, ports,
+                       "concentrator-dp config written by tests/system/esp_peer.py from %s" % args.plan)
+    if args.mgmt_socket:
+        text += 'mgmt:\n{\n  socket = "%s";\n};\n' % args.mgmt_socket
     with open(args.out, "w") as f:
-        f.write("\n".join(out) + "\n")
+        f.write(text)
     print("config %s: %d static SAs, %d static sessions" % (args.out, 2 * len(plan["pair_objs"]),
                                                             len(plan["pair_objs"])))
 
@@ -2748,6 +2769,134 @@ def cmd_demo(args):
     return 0 if flowed else 1
 
 
+# --------------------------------------------------------------------------
+# The control plane: concentrator-cp attached to a running concentrator-dp.
+
+def run_cp_suite(args):
+    """concentrator-cp installed the static entries (the data plane ran with
+    --no-static); traffic flows; concentratorctl shows the sessions with the
+    shared counters; punts reach the control plane (an LCP Echo-Request is
+    answered through the inject ring, L2TP control and IKE are counted); a
+    SIGKILL of the control plane during traffic loses nothing; a new one
+    re-attaches and reads the tables back."""
+    plan = load_plan(args.plan)
+    suite = Suite(args, plan)
+    lab, res = suite.lab, suite.res
+    probe = lab.byname[args.probe]
+    pairs = [p for p in plan["pair_objs"] if p is not probe]
+
+    def ctl(*words):
+        r = subprocess.run([args.ctl, "-s", args.socket, "--json"] + list(words), capture_output=True, text=True,
+                           timeout=10)
+        if r.returncode != 0:
+            return None, r.stderr.strip()
+        try:
+            return json.loads(r.stdout), ""
+        except ValueError as e:
+            return None, "not JSON (%s): %s" % (e, r.stdout[:200])
+
+    def sessions():
+        got, why = ctl("show", "sessions")
+        return ({x["name"]: x for x in got["sessions"]} if got else None), why
+
+    def traffic(name, count, pace=0.0005):
+        up, stray = lab.upstream(pairs, count, pace=pace)
+        down, stray2, _ = lab.downstream(pairs, count, pace=pace)
+        for pair in pairs:
+            for way, by in (("up", up), ("down", down)):
+                ok, problems = by.get(pair.name, (0, []))
+                res.check("%s/%s/%s" % (name, pair.name, way), ok == count and not problems,
+                          "%d of %d arrived intact; %s" % (ok, count, "; ".join(problems[:2])))
+        res.check("%s/no-stray-frames" % name, not stray and not stray2, "; ".join((stray + stray2)[:3]))
+
+    if not res.check("cp/data-plane-forwards", lab.wait_ready(suite.dp, probe, args.ready_timeout),
+                     "no traffic through the probe client within %d s" % args.ready_timeout):
+        return res
+    table, why = sessions()
+    res.check("cp/show-sessions-lists-every-static-session",
+              table is not None and all(p.name in table for p in plan["pair_objs"]),
+              why or "missing: %s" % [p.name for p in plan["pair_objs"] if p.name not in (table or {})])
+    sas, why = ctl("show", "sas")
+    res.check("cp/show-sas-lists-every-static-sa", sas is not None and len(sas["sas"]) == 2 * len(plan["pair_objs"]),
+              why or "%d SAs" % len(sas["sas"]))
+
+    traffic("cp/traffic", 5)
+    time.sleep(0.3)  # counters are published every 100 ms
+    table, why = sessions()
+    for pair in pairs:
+        entry = (table or {}).get(pair.name, {})
+        res.check("cp/session-counters/%s" % pair.name,
+                  entry.get("rx_packets", 0) >= 5 and entry.get("tx_packets", 0) >= 5,
+                  why or "rx %s tx %s after 5 each way" % (entry.get("rx_packets"), entry.get("tx_packets")))
+
+    # LCP Echo-Request (RFC 1661 5.8) -> punt -> concentrator-cp -> inject -> Echo-Reply.
+    A = pairs[0]
+    request = bytes([9, 0x42, 0, 12]) + struct.pack("!I", 0x11223344) + b"ping"
+    frame, _ = scapy_encrypt(lab.lab, A, A.take_seq()[0], ppp=ppp_frame(0xC021, request))
+    lab.client.send(frame)
+    opened, stray, _ = lab.open_down(lab.from_dp_access(2.0, want=1))
+    replies = [d for d in opened if d["pair"] is A and d.get("ppp_protocol") == 0xC021]
+    inner = replies[0]["inner"] if replies else b""
+    res.check("cp/lcp-echo-answered-through-inject",
+              len(replies) == 1 and inner[:2] == bytes([10, 0x42]) and inner[8:12] == b"ping" and not stray,
+              "got %d LCP frames (%s), stray %s" % (len(replies), inner[:12].hex(), stray[:2]))
+
+    before, why = ctl("show", "stats")
+    control = lab.lab
+    l2tp_ctl = l2tp_message(A.tunnel_id, 0, b"", control=True, length=True, seq=(0, 0))
+    frame, _ = scapy_encrypt(control, A, A.take_seq()[0], l2tp=l2tp_ctl)
+    lab.client.send(frame)
+    for f in ike_500(control, A, []) + ike_4500(control, A, []):
+        lab.client.send(f)
+    time.sleep(0.4)
+    after, why2 = ctl("show", "stats")
+    if before and after:
+        b, a = before["controlplane"], after["controlplane"]
+        for counter in ("punts_l2tp_control", "punts_ike", "punts_ike_natt"):
+            res.check("cp/punt-counted/%s" % counter, a[counter] - b[counter] == 1,
+                      "%s moved by %d" % (counter, a[counter] - b[counter]))
+        res.check("cp/no-punt-dropped", after["dataplane"]["counters"]["punt_no_listener_drops"] ==
+                  before["dataplane"]["counters"]["punt_no_listener_drops"], "punts dropped while attached")
+    else:
+        res.check("cp/show-stats", False, why or why2)
+
+    # SIGKILL during traffic: nothing of the established sessions is lost.
+    old_pid = int(open(args.cp_pid_file).read())
+    threading.Timer(0.1, os.kill, (old_pid, signal.SIGKILL)).start()
+    traffic("cp/traffic-while-killed", 20, pace=0.01)
+    time.sleep(0.2)
+    gone = not os.path.exists("/proc/%d" % old_pid) or \
+        open("/proc/%d/stat" % old_pid).read().split(")")[-1].split()[0] in ("Z", "X")
+    res.check("cp/control-plane-was-killed", gone, "pid %d still runs" % old_pid)
+    traffic("cp/traffic-without-control-plane", 5)
+
+    # A new control plane re-attaches and reads the tables back.
+    with open(args.cp_log, "w") as log:
+        proc = subprocess.Popen(shlex.split(args.cp_cmd), stdout=log, stderr=subprocess.STDOUT)
+    with open(args.cp_pid_file, "w") as f:
+        f.write(str(proc.pid))
+    deadline = time.monotonic() + 10
+    table = None
+    while time.monotonic() < deadline and proc.poll() is None:
+        table, why = sessions()
+        if table:
+            break
+        time.sleep(0.1)
+    res.check("cp/restarted-control-plane-serves", bool(table), why or "exit %s" % proc.poll())
+    text = open(args.cp_log).read()
+    res.check("cp/restart-reads-tables-back", "installed 0 static entries" in text and
+              "has %d SA(s) and %d session(s)" % (2 * len(plan["pair_objs"]), len(plan["pair_objs"])) in text,
+              text.strip().replace("\n", " | ")[:300])
+    for pair in pairs:
+        entry = (table or {}).get(pair.name, {})
+        res.check("cp/counters-survive-restart/%s" % pair.name, entry.get("rx_packets", 0) >= 30,
+                  "rx_packets %s, want >= 30" % entry.get("rx_packets"))
+    traffic("cp/traffic-after-restart", 5)
+    late = lab.settle()
+    res.check("cp/no-late-frames", not late, "; ".join(late[:3]))
+    return res
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -2784,6 +2933,9 @@ def main():
     p.add_argument("--file-prefix", default="esptest%d" % os.getpid())
     p.add_argument("--lcores", default="0-1")
     p.add_argument("--workers", default="1")
+    p.add_argument("--shared", action="store_true",
+                   help="hugepage-backed memory, so concentrator-cp can attach")
+    p.add_argument("--mgmt-socket", help="mgmt.socket for concentrator-cp")
 
     p = sub.add_parser("selftest", help="scapy vs hand-written ESP and L2TP/PPP, optionally over a veth")
     p.add_argument("--seed", type=int, default=1)
@@ -2828,6 +2980,18 @@ def main():
             p.add_argument("--des-pair", default="3des-sha1-esp")
             p.add_argument("--mtu-pair", default="aes128gcm16-esp", help="a client whose PPP MTU is 1500")
 
+    p = sub.add_parser("cp-suite", help="concentrator-cp against a running concentrator-dp (--no-static)")
+    p.add_argument("--plan", required=True)
+    p.add_argument("--dp-pid", type=int, required=True)
+    p.add_argument("--stats", required=True)
+    p.add_argument("--ctl", required=True, help="concentratorctl")
+    p.add_argument("--socket", required=True)
+    p.add_argument("--cp-pid-file", required=True, help="holds the running concentrator-cp's pid; rewritten")
+    p.add_argument("--cp-cmd", required=True, help="command line that starts concentrator-cp again")
+    p.add_argument("--cp-log", required=True)
+    p.add_argument("--ready-timeout", type=int, default=30)
+    p.add_argument("--probe", default="aes128gcm16-probe")
+
     p = sub.add_parser("demo", help="traffic both ways, told layer by layer for people")
     p.add_argument("--plan", required=True)
     p.add_argument("--dp-pid", type=int)
@@ -2843,7 +3007,7 @@ def main():
         return cmd_demo(args)
     res = {"selftest": selftest, "suite": run_suite, "nat-suite": run_nat_suite, "send-esp": cmd_send_esp,
            "send-plain": cmd_send_plain, "recv-plain": cmd_recv_plain, "recv-esp": cmd_recv_esp,
-           "send-bad": cmd_send_bad}[args.cmd](args)
+           "send-bad": cmd_send_bad, "cp-suite": run_cp_suite}[args.cmd](args)
     if isinstance(res, Results):
         print("%d passed, %d failed" % (res.passed, res.failed))
         return 1 if res.failed else 0

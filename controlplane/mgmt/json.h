@@ -1,0 +1,19 @@
+// The little JSON the management socket speaks: one object per line, flat
+// requests ({"command": "show sessions", "json": true}) and replies built
+// as text. Enough to read our own requests; not a general parser.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace conc::cp::mgmt {
+
+std::string json_escape(std::string_view s);
+std::string json_unescape(std::string_view s);  // the inside of a string literal
+// The value of a top-level string member, or nullopt.
+std::optional<std::string> json_string_member(std::string_view object, std::string_view key);
+// The value of a top-level boolean member, or nullopt.
+std::optional<bool> json_bool_member(std::string_view object, std::string_view key);
+
+}  // namespace conc::cp::mgmt
