@@ -27,6 +27,29 @@ const rte_memzone* reserve_zone(const std::string& name, size_t size) {
     return rte_memzone_reserve_aligned(name.c_str(), size, rte_socket_id(), RTE_MEMZONE_SIZE_HINT_ONLY, 64);
 }
 
+// What changes per packet: copied at every publish, and with the identity.
+void publish_sa_counters(const SecurityAssociation& sa, shm::PublishedSa& p) {
+    p.packets = sa.counters.packets;
+    p.bytes = sa.counters.bytes;
+    p.next_sequence = sa.next_sequence.load(std::memory_order_relaxed);
+}
+
+void publish_session_counters(const Session& s, shm::PublishedSession& p) {
+    p.rx_packets = s.counters.rx_packets;
+    p.rx_bytes = s.counters.rx_bytes;
+    p.tx_packets = s.counters.tx_packets;
+    p.tx_bytes = s.counters.tx_bytes;
+    p.spoof_drops = s.counters.spoof_drops;
+}
+
+// Frees every mbuf left in a ring no one else reads any more.
+void free_ring_contents(rte_ring* ring) {
+    if (!ring) return;
+    rte_mbuf* left[64];
+    for (unsigned n; (n = rte_ring_dequeue_burst(ring, reinterpret_cast<void**>(left), 64, nullptr));)
+        rte_pktmbuf_free_bulk(left, n);
+}
+
 void publish_sa(Dataplane& dp, uint32_t index) {
     shm::PublishedSa& p = dp.control.published_sas[index];
     const SecurityAssociation& sa = dp.sas.at(index);
@@ -42,9 +65,7 @@ void publish_sa(Dataplane& dp, uint32_t index) {
     p.sessions = dp.sas.users(index);
     std::memcpy(p.name, sa.name, sizeof p.name);
     p.name[sizeof p.name - 1] = 0;
-    p.packets = sa.counters.packets;
-    p.bytes = sa.counters.bytes;
-    p.next_sequence = sa.next_sequence.load(std::memory_order_relaxed);
+    publish_sa_counters(sa, p);
     std::atomic_ref<uint32_t>(p.in_use).store(sa.in_use, std::memory_order_release);
 }
 
@@ -66,11 +87,7 @@ void publish_session(Dataplane& dp, uint32_t index) {
     p.mss_clamp = s.mss_clamp;
     std::memcpy(p.name, s.name, sizeof p.name);
     p.name[sizeof p.name - 1] = 0;
-    p.rx_packets = s.counters.rx_packets;
-    p.rx_bytes = s.counters.rx_bytes;
-    p.tx_packets = s.counters.tx_packets;
-    p.tx_bytes = s.counters.tx_bytes;
-    p.spoof_drops = s.counters.spoof_drops;
+    publish_session_counters(s, p);
     std::atomic_ref<uint32_t>(p.in_use).store(s.in_use, std::memory_order_release);
 }
 
@@ -88,9 +105,7 @@ void check_control_plane(Dataplane& dp) {
     if (pid == 0 || kill(pid, 0) == 0 || errno != ESRCH) return;
     int32_t expected = pid;  // unless a new one attached meanwhile
     state.controlplane_pid.compare_exchange_strong(expected, 0);
-    rte_mbuf* left[64];
-    for (unsigned n; (n = rte_ring_dequeue_burst(dp.control.punts, reinterpret_cast<void**>(left), 64, nullptr));)
-        rte_pktmbuf_free_bulk(left, n);
+    free_ring_contents(dp.control.punts);
 }
 
 }  // namespace
@@ -147,16 +162,8 @@ std::string control_create(Dataplane& dp, const std::string& suffix, unsigned wo
 void control_release(Dataplane& dp) {
     ControlLink& c = dp.control;
     if (c.state) c.state->magic = 0;  // an attached control plane sees the data plane go
-    if (c.punts) {
-        rte_mbuf* left[64];
-        for (unsigned n; (n = rte_ring_dequeue_burst(c.punts, reinterpret_cast<void**>(left), 64, nullptr));)
-            rte_pktmbuf_free_bulk(left, n);
-    }
-    if (c.injects) {
-        rte_mbuf* left[64];
-        for (unsigned n; (n = rte_ring_dequeue_burst(c.injects, reinterpret_cast<void**>(left), 64, nullptr));)
-            rte_pktmbuf_free_bulk(left, n);
-    }
+    free_ring_contents(c.punts);
+    free_ring_contents(c.injects);
     for (rte_ring* r : {c.commands, c.acks, c.punts, c.injects}) rte_ring_free(r);
     c.commands = c.acks = c.punts = c.injects = nullptr;
     for (const rte_memzone*& z : c.zones) {
@@ -305,22 +312,11 @@ void control_publish(Dataplane& dp, const WorkerContext* workers, unsigned worke
     publish_port(dp.access, s.access_port);
     publish_port(dp.core, s.core_port);
     for (uint32_t i = 0; i < dp.sas.high_water(); ++i) {
-        const SecurityAssociation& sa = dp.sas.at(i);
-        if (!sa.in_use) continue;
-        shm::PublishedSa& p = dp.control.published_sas[i];
-        p.packets = sa.counters.packets;
-        p.bytes = sa.counters.bytes;
-        p.next_sequence = sa.next_sequence.load(std::memory_order_relaxed);
+        if (dp.sas.at(i).in_use) publish_sa_counters(dp.sas.at(i), dp.control.published_sas[i]);
     }
     for (uint32_t i = 0; i < dp.sessions.high_water(); ++i) {
-        const Session& session = dp.sessions.at(i);
-        if (!session.in_use) continue;
-        shm::PublishedSession& p = dp.control.published_sessions[i];
-        p.rx_packets = session.counters.rx_packets;
-        p.rx_bytes = session.counters.rx_bytes;
-        p.tx_packets = session.counters.tx_packets;
-        p.tx_bytes = session.counters.tx_bytes;
-        p.spoof_drops = session.counters.spoof_drops;
+        if (dp.sessions.at(i).in_use)
+            publish_session_counters(dp.sessions.at(i), dp.control.published_sessions[i]);
     }
     s.publish_generation.fetch_add(1, std::memory_order_release);
     if (s.magic != shm::kStateMagic) std::atomic_ref<uint64_t>(s.magic).store(shm::kStateMagic);

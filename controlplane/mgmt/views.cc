@@ -4,6 +4,7 @@
 
 #include <cinttypes>
 #include <cstdio>
+#include <vector>
 
 #include "common/config/config.h"
 #include "common/proto/esp.h"
@@ -164,17 +165,17 @@ std::string show_stats(const DataplaneLink& dp, const ControlCounters& control, 
     out += format("%-32s %14s", "data plane", "total");
     for (unsigned w = 0; w < workers; ++w) out += format(" %12s", ("lcore " + std::to_string(state.worker_lcore[w])).c_str());
     out += "\n";
+    // Each worker's counters in list order, printed beside the total.
+    std::vector<std::vector<uint64_t>> per_worker(workers);
+    for (unsigned w = 0; w < workers; ++w)
+        state.workers[w].for_each([&](const char*, uint64_t x) { per_worker[w].push_back(x); });
+    size_t position = 0;
     // Zero counters are left out: what happened is what an operator looks for.
     total.for_each([&](const char* name, uint64_t v) {
+        const size_t at = position++;
         if (!v) return;
         out += format("  %-30s %14" PRIu64, name, v);
-        for (unsigned w = 0; w < workers; ++w) {
-            uint64_t per = 0;
-            state.workers[w].for_each([&](const char* n, uint64_t x) {
-                if (n == name) per = x;
-            });
-            out += format(" %12" PRIu64, per);
-        }
+        for (unsigned w = 0; w < workers; ++w) out += format(" %12" PRIu64, per_worker[w][at]);
         out += "\n";
     });
     out += "control plane\n";
