@@ -28,17 +28,10 @@ PEER=$HERE/esp_peer.py
 # shellcheck source=scripts/lab.sh
 source "$ROOT/scripts/lab.sh"
 
-passed=0
-failed=0
-pass() { echo "PASS $*"; passed=$((passed + 1)); }
-fail() { echo "FAIL $*"; failed=$((failed + 1)); }
-finish() {
-    echo "$passed passed, $failed failed"
-    [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
-    exit $?
-}
+# shellcheck source=tests/system/checks.sh
+source "$HERE/checks.sh"
 
-DP_PID= LAB_UP= WORK= PREFIX=
+DP_PID='' LAB_UP='' WORK='' PREFIX=''
 stop_pid() {
     local pid=$1
     [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
@@ -108,21 +101,17 @@ rc=$?
 [ "$rc" != 0 ] && grep -q "unknown command" "$WORK/ctl.err" && pass "ctl/unknown-command-is-an-error" ||
     fail "ctl/unknown-command-is-an-error: exit $rc, $(cat "$WORK/ctl.err")"
 
-summary=
-while IFS= read -r line; do
-    case $line in
-        PASS\ *) echo "$line"; passed=$((passed + 1)) ;;
-        FAIL\ *) echo "$line"; failed=$((failed + 1)) ;;
-        *\ passed,\ *\ failed) summary=$line ;;
-        *) echo "  $line" ;;
-    esac
-done < <("$PY" "$PEER" cp-suite --plan "$WORK/plan.json" --dp-pid "$DP_PID" --stats "$WORK/stats.json" \
-    --ctl "$CTL" --socket "$SOCK" --cp-pid-file "$WORK/cp.pid" --cp-cmd "$CP_CMD" --cp-log "$WORK/cp2.log" 2>&1)
-[ -n "$summary" ] || fail "cp-suite: ended without its summary (crashed?)"
+run_checks "esp_peer.py cp-suite" "$PY" "$PEER" cp-suite --plan "$WORK/plan.json" --dp-pid "$DP_PID" \
+    --stats "$WORK/stats.json" --ctl "$CTL" --socket "$SOCK" --cp-pid-file "$WORK/cp.pid" --cp-cmd "$CP_CMD" \
+    --cp-log "$WORK/cp2.log"
 
 stats_text=$("$CTL" -s "$SOCK" show stats 2>&1)
 echo "$stats_text" | grep -q "rx_esp_decrypted" && echo "$stats_text" | grep -q "^port access" &&
     pass "ctl/show-stats-table" || fail "ctl/show-stats-table: $stats_text"
+# One worker: its column equals the total, counter by counter.
+echo "$stats_text" | awk '/^  rx_esp_decrypted / { found = 1; if ($2 != $3 || $2 == 0) bad = 1 }
+    END { exit !(found && !bad) }' && pass "ctl/show-stats-worker-column" ||
+    fail "ctl/show-stats-worker-column: $(echo "$stats_text" | grep rx_esp_decrypted)"
 
 # Clean stop: the control plane detaches, the data plane exits 0.
 stop_pid "$(cat "$WORK/cp.pid")"

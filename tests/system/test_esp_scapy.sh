@@ -36,37 +36,8 @@ PEER=$HERE/esp_peer.py
 # shellcheck source=scripts/lab.sh
 source "$ROOT/scripts/lab.sh"
 
-passed=0
-failed=0
-pass() { echo "PASS $*"; passed=$((passed + 1)); }
-fail() { echo "FAIL $*"; failed=$((failed + 1)); }
-finish() {
-    echo "$passed passed, $failed failed"
-    [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
-    exit $?
-}
-
-# Run a command that prints PASS/FAIL lines (and its own summary, dropped);
-# count them here. A command that dies without failing a check still fails.
-run_checks() {
-    local name=$1 line rc=
-    shift
-    while IFS= read -r line; do
-        case $line in
-            PASS\ *) echo "$line"; passed=$((passed + 1)) ;;
-            FAIL\ *) echo "$line"; failed=$((failed + 1)) ;;
-            __rc\ *) rc=${line#__rc } ;;
-            *\ passed,\ *\ failed) ;;
-            *) echo "  $line" ;;
-        esac
-    done < <("$@" 2>&1; echo "__rc $?")
-    if [ "$rc" != 0 ]; then
-        # The checks it printed have been counted; a non-zero exit with no
-        # FAIL line (a traceback) must not pass unnoticed.
-        echo "  ($name exited with status $rc)"
-        [ "$failed" -gt 0 ] || fail "$name: exited with status $rc"
-    fi
-}
+# shellcheck source=tests/system/checks.sh
+source "$HERE/checks.sh"
 
 WORK=
 DP_PID=

@@ -34,36 +34,15 @@ PACKETS=16
 ACCESS_MAC=02:70:63:61:70:00
 CORE_MAC=02:70:63:61:70:01
 
-passed=0
-failed=0
-pass() { echo "PASS $*"; passed=$((passed + 1)); }
-fail() { echo "FAIL $*"; failed=$((failed + 1)); }
-finish() {
+# shellcheck source=tests/system/checks.sh
+source "$HERE/checks.sh"
+# shellcheck disable=SC2317  # called by finish
+before_finish() {
     echo "  run time ${SECONDS} s"
     if [ "$failed" -gt 0 ] && [ -n "$WORK" ]; then
         tail -n 15 "$WORK"/*.log 2>/dev/null | sed 's/^/  | /'
         PKTGEN_TEST_KEEP=1
     fi
-    echo "$passed passed, $failed failed"
-    [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
-    exit $?
-}
-
-# Count the PASS/FAIL lines of a command (its own summary dropped); a command
-# that fails without a FAIL line (a traceback) fails too.
-count_checks() {
-    local name=$1 line rc='' before=$failed
-    shift
-    while IFS= read -r line; do
-        case $line in
-            PASS\ *) echo "$line"; passed=$((passed + 1)) ;;
-            FAIL\ *) echo "$line"; failed=$((failed + 1)) ;;
-            __rc\ *) rc=${line#__rc } ;;
-            *\ passed,\ *\ failed) ;;
-            *) echo "  $line" ;;
-        esac
-    done < <("$@" 2>&1; echo "__rc $?")
-    [ "$rc" = 0 ] || [ "$failed" -gt "$before" ] || fail "$name: exited with status $rc"
 }
 
 WORK=
@@ -166,7 +145,7 @@ EOF
 }
 
 run_dp dp-run "$CONF" "s['ports']['access']['ipackets'] >= $UP and s['ports']['core']['ipackets'] >= $DOWN"
-count_checks verify "$PY" "$MAKE_PCAPS" --verify --config "$CONF" --out-dir "$WORK" --core-out "$WORK/out-core.pcap" \
+run_checks verify "$PY" "$MAKE_PCAPS" --verify --config "$CONF" --out-dir "$WORK" --core-out "$WORK/out-core.pcap" \
     --access-out "$WORK/out-access.pcap" --stats "$STATS"
 
 # --- the verifier catches a missing frame and a forged ICV ------------------------
@@ -197,7 +176,7 @@ sed -e "s|upstream.pcap,tx_pcap=[^\"]*\"|upstream.pcap,infinite_rx=1\"|" \
     -e "s|\"net_pcap1,[^\"]*\"|\"net_pcap1,tx_pcap=$WORK/replay-core.pcap\"|" \
     -e "s|$PREFIX|${PREFIX}r|" "$CONF" >"$WORK/replay.conf"
 run_dp replay-run "$WORK/replay.conf" "s['counters']['rx_esp_replay_drops'] >= 2 * $UP" looping
-count_checks verify-replay "$PY" "$MAKE_PCAPS" --verify --looped --config "$WORK/replay.conf" --out-dir "$WORK" \
+run_checks verify-replay "$PY" "$MAKE_PCAPS" --verify --looped --config "$WORK/replay.conf" --out-dir "$WORK" \
     --core-out "$WORK/replay-core.pcap" --stats "$STATS"
 
 finish

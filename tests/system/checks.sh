@@ -1,0 +1,38 @@
+# shellcheck shell=bash
+# checks.sh: the PASS/FAIL bookkeeping every system test shares. Source it;
+# it sets passed=0 failed=0 and defines:
+#   pass NAME...            count and print a passed check
+#   fail NAME: WHY...       count and print a failed check
+#   run_checks NAME CMD...  run CMD, count the PASS/FAIL lines it prints (its
+#                           own summary dropped); a non-zero exit without a
+#                           FAIL line of its own (a traceback) fails NAME
+#   finish                  print "N passed, N failed" and exit 1 unless all
+#                           passed (and at least one did); a test may define
+#                           before_finish to report first
+passed=0
+failed=0
+pass() { echo "PASS $*"; passed=$((passed + 1)); }
+fail() { echo "FAIL $*"; failed=$((failed + 1)); }
+finish() {
+    if declare -F before_finish >/dev/null; then before_finish; fi
+    echo "$passed passed, $failed failed"
+    [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
+    exit $?
+}
+run_checks() {
+    local name=$1 line rc='' before=$failed
+    shift
+    while IFS= read -r line; do
+        case $line in
+            PASS\ *) echo "$line"; passed=$((passed + 1)) ;;
+            FAIL\ *) echo "$line"; failed=$((failed + 1)) ;;
+            __rc\ *) rc=${line#__rc } ;;
+            *\ passed,\ *\ failed) ;;
+            *) echo "  $line" ;;
+        esac
+    done < <("$@" 2>&1; echo "__rc $?")
+    if [ "$rc" != 0 ]; then
+        echo "  ($name exited with status $rc)"
+        [ "$failed" -gt "$before" ] || fail "$name: exited with status $rc"
+    fi
+}
