@@ -81,15 +81,15 @@ void CtlServer::poll(int timeout_ms, const std::function<std::string(std::string
             continue;
         }
         c.pending.append(buf, static_cast<size_t>(n));
-        for (size_t nl; (nl = c.pending.find('\n')) != std::string::npos;) {
+        bool gone = false;
+        for (size_t nl; !gone && (nl = c.pending.find('\n')) != std::string::npos;) {
             const std::string request = c.pending.substr(0, nl);
             c.pending.erase(0, nl + 1);
-            if (!send_all(c.fd, handler(request) + "\n")) {
-                closed.push_back(c.fd);
-                break;
-            }
+            gone = !send_all(c.fd, handler(request) + "\n");
         }
-        if (c.pending.size() > kMaxRequest) {
+        if (gone) {
+            closed.push_back(c.fd);  // once: a second close could hit a reused descriptor
+        } else if (c.pending.size() > kMaxRequest) {
             send_all(c.fd, "{\"error\": \"request too long\"}\n");
             closed.push_back(c.fd);
         }
