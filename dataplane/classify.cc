@@ -130,6 +130,8 @@ void access_receive(WorkerContext& ctx, rte_mbuf** packets, uint16_t n) {
                 batch.esp_offset[batch.count] = esp_offset;
                 batch.udp_encap[batch.count] = kind == AccessClass::EspInUdp;
                 ++batch.count;
+                ++ctx.counters.rx_esp_packets;
+                ctx.counters.rx_esp_udp_packets += kind == AccessClass::EspInUdp;
                 break;
             case AccessClass::Dropped:
                 rte_pktmbuf_free(m);

@@ -13,6 +13,12 @@
 
 namespace conc::dp {
 
+namespace {
+// Room for a few bursts from each other worker: hand-offs are the exception
+// (RSS keeps an SA's flow on one queue), so a full ring means a stuck owner.
+constexpr unsigned kHandoffRingSize = 1024;
+}  // namespace
+
 uint16_t largest_inner_packet(const SecurityAssociation& sa, bool sequencing, uint16_t access_mtu) {
     const unsigned overhead = proto::kIpv4MinHeaderSize + (sa.udp_encap ? proto::kUdpHeaderSize : 0) +
                               esp_header_room(sa) + (sa.block_size - 1u) + proto::kEspTrailerSize + sa.icv_size +
@@ -42,6 +48,12 @@ std::string dataplane_start(Dataplane& dp, const config::Config& cfg, std::vecto
     if (error.empty()) error = start_port("core", cfg.dataplane.core, queues, dp.pool, dp.core);
     if (error.empty()) error = control_create(dp, suffix, queues);
     if (!error.empty()) return error;
+    // Multi-producer (any worker hands off), single consumer (the owner).
+    for (uint16_t q = 0; q < queues && queues > 1; ++q) {
+        const std::string name = "conc_handoff" + suffix + "_" + std::to_string(q);
+        dp.handoff.push_back(rte_ring_create(name.c_str(), kHandoffRingSize, rte_socket_id(), RING_F_SC_DEQ));
+        if (!dp.handoff.back()) return "cannot create the ESP hand-off ring " + name + ": " + rte_strerror(rte_errno);
+    }
 
     const char* why = nullptr;
     if (!dp.sas.create(("conc_sa" + suffix).c_str(), cfg.dataplane.max_sas, rte_socket_id(), dp.control.rcu, &why))
@@ -73,6 +85,12 @@ std::string dataplane_start(Dataplane& dp, const config::Config& cfg, std::vecto
 void dataplane_stop(Dataplane& dp, std::vector<WorkerContext>& workers) {
     for (auto& w : workers) worker_release(w);
     control_release(dp);
+    for (rte_ring* r : dp.handoff) {
+        rte_mbuf* m;
+        while (rte_ring_sc_dequeue(r, reinterpret_cast<void**>(&m)) == 0) rte_pktmbuf_free(m);
+        rte_ring_free(r);
+    }
+    dp.handoff.clear();
     stop_port(dp.access);
     stop_port(dp.core);
     dp.access.started = dp.core.started = false;

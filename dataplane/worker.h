@@ -5,10 +5,12 @@
 
 #include <atomic>
 #include <cstdint>
+#include <vector>
 
 #include <intel-ipsec-mb.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
+#include <rte_ring.h>
 
 #include "common/config/config.h"
 #include "common/shm/counters.h"
@@ -40,6 +42,7 @@ struct Dataplane {
     SaTable sas;
     SessionTable sessions;
     rte_mempool* pool = nullptr;
+    std::vector<rte_ring*> handoff;  // per worker, with more than one: ESP for the SAs it owns
     uint16_t burst_size = 32;
     bool install_static = true;  // false: concentrator-cp installs the config's static entries
     std::atomic<bool> stop{false};
@@ -122,6 +125,7 @@ void core_receive(WorkerContext& ctx, rte_mbuf** packets, uint16_t n);    // l2t
 void l2tp_decap(WorkerContext& ctx, L2tpBatch& batch);                    // l2tp/l2tp_decap.cc
 void esp_encap(WorkerContext& ctx, EspEncapBatch& batch);                 // ipsec/esp_encap.cc
 unsigned inject_receive(WorkerContext& ctx);                              // inject.cc
+unsigned handoff_receive(WorkerContext& ctx);                             // ipsec/esp_decap.cc
 
 // Puts PPP (ppp_protocol) + L2TP data + UDP 1701 in front of the mbuf's data
 // (payload_len bytes) and queues it for ESP through the session's SA.

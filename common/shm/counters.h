@@ -15,6 +15,8 @@ namespace conc::shm {
     X(rx_esp_packets)             /* ESP (proto 50 or UDP 4500) handed to decap */  \
     X(rx_esp_udp_packets)         /* of which ESP-in-UDP, RFC 3948 */               \
     X(rx_esp_decrypted)           /* authenticated, decrypted, forwarded */         \
+    X(rx_esp_handoffs)            /* arrived on another worker than the SA's owner */ \
+    X(rx_esp_handoff_drops)       /* the owner's hand-off ring was full */          \
     X(rx_esp_unknown_spi_drops)                                                     \
     X(rx_esp_encap_mismatch_drops) /* plain ESP on a NAT-T SA or the reverse */     \
     X(rx_esp_truncated_drops)     /* shorter than header + IV + block + ICV */      \

@@ -1,7 +1,8 @@
 // Upstream ESP (DESIGN.md, upstream step 2), a burst at a time: SPI lookup,
 // anti-replay check, authenticate and decrypt through IPsec-MB, window update
 // after the ICV verified, padding check, then the transport-mode payload goes
-// to L2TP.
+// to L2TP. An SA's inbound state has one writer, its owner worker: packets
+// that arrive elsewhere are handed to the owner through its ring.
 #include <cstring>
 
 #include <rte_mbuf.h>
@@ -63,17 +64,50 @@ void complete_decrypt(WorkerContext& ctx, const IMB_JOB* job) {
     else rte_pktmbuf_free(f.mbuf);
 }
 
+// True if this worker may work on sa's inbound state: it owns the SA, or
+// has just claimed it as the first to receive on it. Otherwise owner says whose it is.
+bool owned_here(const WorkerContext& ctx, SecurityAssociation& sa, uint16_t& owner) {
+    owner = sa.owner.load(std::memory_order_relaxed);
+    if (owner == ctx.queue) return true;
+    if (owner == kNoOwner && sa.owner.compare_exchange_strong(owner, ctx.queue, std::memory_order_relaxed))
+        return true;
+    return owner == ctx.queue;
+}
+
+// The owner finds the SA again by SPI: the mbuf carries only where ESP
+// starts and whether it came in UDP, in the field DPDK leaves to applications.
+void hand_off(WorkerContext& ctx, rte_mbuf* m, uint16_t esp_offset, bool udp_encap, uint16_t owner) {
+    m->hash.usr = esp_offset | (udp_encap ? 1u << 16 : 0);
+    if (rte_ring_mp_enqueue(ctx.dp->handoff[owner], m) != 0) {
+        ++ctx.counters.rx_esp_handoff_drops;
+        rte_pktmbuf_free(m);
+        return;
+    }
+    ++ctx.counters.rx_esp_handoffs;
+}
+
 }  // namespace
+
+unsigned handoff_receive(WorkerContext& ctx) {
+    if (ctx.dp->handoff.empty()) return 0;
+    EspBatch batch;
+    batch.count = static_cast<uint16_t>(rte_ring_sc_dequeue_burst(
+        ctx.dp->handoff[ctx.queue], reinterpret_cast<void**>(batch.mbuf), ctx.dp->burst_size, nullptr));
+    for (uint16_t i = 0; i < batch.count; ++i) {
+        batch.esp_offset[i] = static_cast<uint16_t>(batch.mbuf[i]->hash.usr);
+        batch.udp_encap[i] = batch.mbuf[i]->hash.usr >> 16;
+    }
+    if (batch.count) esp_decap(ctx, batch);
+    return batch.count;
+}
 
 void esp_decap(WorkerContext& ctx, EspBatch& batch) {
     WorkerCounters& c = ctx.counters;
     uint32_t spis[kMaxBurst] = {};  // zeroed: GCC cannot see that only [0, n) is read
     SecurityAssociation* sas[kMaxBurst];
     uint16_t n = 0;
-    c.rx_esp_packets += batch.count;
     for (uint16_t i = 0; i < batch.count; ++i) {
         rte_mbuf* m = batch.mbuf[i];
-        if (batch.udp_encap[i]) ++c.rx_esp_udp_packets;
         if (rte_pktmbuf_data_len(m) < batch.esp_offset[i] + proto::kEspHeaderSize) {
             ++c.rx_esp_truncated_drops;
             rte_pktmbuf_free(m);
@@ -104,6 +138,10 @@ void esp_decap(WorkerContext& ctx, EspBatch& batch) {
         if (sa->udp_encap != batch.udp_encap[i]) {
             ++c.rx_esp_encap_mismatch_drops;
             rte_pktmbuf_free(m);
+            continue;
+        }
+        if (uint16_t owner; !owned_here(ctx, *sa, owner)) {
+            hand_off(ctx, m, batch.esp_offset[i], batch.udp_encap[i], owner);
             continue;
         }
         EspInflight& f = ctx.inflight[inflight];

@@ -88,8 +88,8 @@ void esp_encap(WorkerContext& ctx, EspEncapBatch& batch) {
             proto::write_udp_header(ip + proto::kIpv4MinHeaderSize, rte_be_to_cpu_16(sa->local_port),
                                     rte_be_to_cpu_16(sa->peer_port),
                                     static_cast<uint16_t>(proto::kUdpHeaderSize + f.esp_len));
-        ++sa->counters.packets;
-        sa->counters.bytes += payload_len;
+        add_shared_counter(sa->counters.packets, 1);
+        add_shared_counter(sa->counters.bytes, payload_len);
         ++inflight;
         submit_job(imb, [&](const IMB_JOB* done) { complete_encrypt(ctx, done); });
     }

@@ -25,7 +25,7 @@ namespace conc::dp {
 struct SessionCounters {
     uint64_t rx_packets = 0;   // client -> core, forwarded
     uint64_t rx_bytes = 0;     // inner IP bytes
-    uint64_t tx_packets = 0;   // core -> client, handed to ESP
+    uint64_t tx_packets = 0;   // core -> client, handed to ESP (any worker: add_shared_counter)
     uint64_t tx_bytes = 0;
     uint64_t spoof_drops = 0;  // source address not the client's
 };

@@ -141,6 +141,7 @@ public:
         free_mb_mgr(mgr_);
     }
     const dp::SecurityAssociation& sa(unsigned i) const { return twins_[i]; }
+    unsigned clients() const { return clients_; }
     IMB_MGR* mgr() { return mgr_; }
 
     // Client -> concentrator: IP in PPP in L2TP in UDP 1701 in ESP in UDP 4500.
@@ -261,17 +262,40 @@ struct Point {
 };
 
 // One direction, one profile, on a running data plane with `workers` workers.
+// handoff (upstream, two worker contexts polled by one core): worker 1 owns
+// every SA (the warm-up turn goes to it), then every packet arrives at worker
+// 0 and is handed over; the figure is both polls' cycles per packet, the cost
+// of a packet that RSS sent to the wrong worker.
 bool measure(test::RingDataplane& r, Generator& gen, unsigned workers, const Profile& profile, bool upstream,
-             uint64_t packets, Point& out) {
+             uint64_t packets, Point& out, bool handoff = false) {
     std::vector<double> per_turn, crypto_per_turn;
     auto crypto = std::make_unique<CryptoOnly>(gen.mgr(), gen.sa(0), profile, upstream);
     std::vector<rte_mbuf*> batch(kBatch);
     const auto before = r.counters();
     SecondWorker second;
     second.ring = &r;
-    if (workers == 2) rte_eal_remote_launch(second_worker_loop, &second, rte_get_next_lcore(-1, 1, 0));
+    if (workers == 2 && !handoff) rte_eal_remote_launch(second_worker_loop, &second, rte_get_next_lcore(-1, 1, 0));
     uint64_t done = 0;
-    for (int turn = -1; done < packets; ++turn) {
+    // Untimed warm-up turns: one, or with handoff enough for every client to reach worker 1 first.
+    const int first_turn = handoff ? -static_cast<int>((gen.clients() + kBatch - 1) / kBatch) : -1;
+    for (int turn = first_turn; done < packets; ++turn) {
+        if (handoff) {
+            const unsigned queue = turn < 0 ? 1 : 0;
+            if (!gen.make_upstream(batch.data(), kBatch, profile, 0, 1))
+                return std::fprintf(stderr, "generator ran out of mbufs\n"), false;
+            r.inject_access(batch.data(), kBatch, queue);
+            const uint64_t start = rte_rdtsc_precise();
+            r.poll_until_idle(queue);
+            r.poll_until_idle(1);
+            const uint64_t spent = rte_rdtsc_precise() - start;
+            drain(r);
+            if (turn >= 0) {
+                per_turn.push_back(static_cast<double>(spent) / kBatch);
+                crypto_per_turn.push_back(crypto->round(kBatch));
+                done += kBatch;
+            }
+            continue;
+        }
         for (unsigned w = 0; w < workers; ++w) {
             // As RSS would: each client's packets reach one worker only.
             if (!(upstream ? gen.make_upstream(batch.data(), kBatch, profile, w, workers)
@@ -297,11 +321,16 @@ bool measure(test::RingDataplane& r, Generator& gen, unsigned workers, const Pro
         }
     }
     second.quit.store(true, std::memory_order_release);
-    if (workers == 2) rte_eal_mp_wait_lcore();
+    if (workers == 2 && !handoff) rte_eal_mp_wait_lcore();
     const auto after = r.counters();
     const uint64_t forwarded = upstream ? after.tx_core_packets - before.tx_core_packets
                                         : after.tx_esp_packets - before.tx_esp_packets;
-    const uint64_t expected = done + kBatch * workers;
+    const uint64_t expected = done + kBatch * (handoff ? -first_turn : workers);
+    if (handoff && after.rx_esp_handoffs - before.rx_esp_handoffs != done) {
+        std::fprintf(stderr, "%" PRIu64 " of %" PRIu64 " packets were handed off\n",
+                     after.rx_esp_handoffs - before.rx_esp_handoffs, done);
+        return false;
+    }
     if (forwarded != expected) {
         std::fprintf(stderr, "only %" PRIu64 " of %" PRIu64 " packets went through\n", forwarded, expected);
         return false;
@@ -355,13 +384,17 @@ int main(int argc, char** argv) {
     bool ok = true;
     for (const auto& algo : algos) {
         for (unsigned clients : {1u, 10000u, 100000u}) {
-            for (unsigned workers : {1u, 2u}) {
-                if (workers > clients) continue;  // one client's flow reaches one worker
+            // "h": upstream, two workers on one core, every packet handed off (see measure).
+            for (const char* mode : {"1", "2", "h"}) {
+                const bool handoff = *mode == 'h';
+                const unsigned workers = handoff ? 2 : static_cast<unsigned>(*mode - '0');
+                if (workers > clients && !handoff) continue;  // one client's flow reaches one worker
+                if (handoff && clients == 100000) continue;
                 bool wanted = only.empty();
                 for (bool up : {true, false})
                     for (const auto& p : profiles)
                         wanted |= (std::string(up ? "upstream " : "downstream ") + algo.name + " " +
-                                   std::to_string(clients) + " " + p.name + " " + std::to_string(workers) + "w")
+                                   std::to_string(clients) + " " + p.name + " " + mode + "w")
                                       .find(only) != std::string::npos;
                 if (!wanted) continue;
                 config::Config cfg = test::base_config();
@@ -385,25 +418,25 @@ int main(int argc, char** argv) {
                 const size_t table_bytes = heap_in_use() - heap_before;
                 Generator gen(r, r.config(), clients);
                 for (bool up : {true, false}) {
+                    if (handoff && !up) continue;
                     for (const auto& profile : profiles) {
                         const std::string point = std::string(up ? "upstream " : "downstream ") + algo.name + " " +
-                                                  std::to_string(clients) + " " + profile.name + " " +
-                                                  std::to_string(workers) + "w";
+                                                  std::to_string(clients) + " " + profile.name + " " + mode + "w";
                         if (!only.empty() && point.find(only) == std::string::npos) continue;
                         Point f{};
-                        if (!measure(r, gen, workers, profile, up, packets, f)) {
+                        if (!measure(r, gen, workers, profile, up, packets, f, handoff)) {
                             ok = false;
                             continue;
                         }
-                        const double mpps = hz / f.cycles_per_packet * workers / 1e6;
-                        std::printf("%-10s %-12s %7u %5s %3u %8.2f %8.2f %11.0f %12.0f %9.0f\n",
-                                    up ? "upstream" : "downstream", algo.name, clients, profile.name, workers, mpps,
+                        const double mpps = hz / f.cycles_per_packet * (handoff ? 1 : workers) / 1e6;
+                        std::printf("%-10s %-12s %7u %5s %3s %8.2f %8.2f %11.0f %12.0f %9.0f\n",
+                                    up ? "upstream" : "downstream", algo.name, clients, profile.name, mode, mpps,
                                     mpps * avg_size(profile) * 8 / 1e3, f.cycles_per_packet,
                                     f.crypto_cycles_per_packet, f.cycles_per_packet - f.crypto_cycles_per_packet);
                         std::fflush(stdout);
                     }
                 }
-                if (clients == 100000 && workers == 1) {
+                if (clients == 100000 && *mode == '1') {
                     // The session table alone: entries, (SA, ids) hash, IPv4 and IPv6 LPM.
                     const size_t before_sessions = heap_in_use();
                     {

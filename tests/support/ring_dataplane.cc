@@ -79,7 +79,8 @@ void RingDataplane::stop() {
 
 void RingDataplane::poll_until_idle(unsigned w) {
     do dp::worker_poll_once(workers_[w]);
-    while (rte_ring_count(access_rx_[w]) || rte_ring_count(core_rx_[w]));
+    while (rte_ring_count(access_rx_[w]) || rte_ring_count(core_rx_[w]) ||
+           (!dp_.handoff.empty() && rte_ring_count(dp_.handoff[w])));
 }
 
 dp::WorkerCounters RingDataplane::counters() const {

@@ -40,7 +40,7 @@ public:
 
     // Runs worker 0's loop body once (single-threaded tests).
     void poll() { dp::worker_poll_once(workers_[0]); }
-    // Runs worker w's loop body until its RX rings are empty.
+    // Runs worker w's loop body until its RX rings and hand-off ring are empty.
     void poll_until_idle(unsigned w = 0);
 
     dp::Dataplane& dataplane() { return dp_; }

@@ -1,0 +1,192 @@
+// Two workers sharing SAs and sessions, as RSS makes them on a NIC: a
+// client's upstream ESP reaching the worker that does not own its SA is
+// handed to the owner (the replay window has one writer), and downstream
+// packets of one session sent from both workers at once take unique
+// sequence numbers and lose no counts. The concurrent case runs the two
+// worker loops on two threads.
+#include <cppunit/extensions/HelperMacros.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/proto/ipv4.h"
+#include "common/proto/l2tp.h"
+#include "tests/support/client_lab.h"
+
+using namespace conc;
+using namespace conc::test;
+
+namespace {
+
+rte_mbuf* mbuf_of(rte_mempool* pool, const std::vector<uint8_t>& bytes) {
+    rte_mbuf* m = rte_pktmbuf_alloc(pool);
+    void* room = m ? rte_pktmbuf_append(m, static_cast<uint16_t>(bytes.size())) : nullptr;
+    if (!room) throw std::length_error("test frame does not fit one mbuf");
+    std::memcpy(room, bytes.data(), bytes.size());
+    return m;
+}
+
+std::vector<uint8_t> core_frame(const std::vector<uint8_t>& ip) {
+    const uint8_t dp_mac[6] = {0x02, 0, 0, 0, 9, 9}, host_mac[6] = {0x02, 0, 0, 0, 2, 1};
+    std::vector<uint8_t> f(14);
+    proto::write_ethernet_header(f.data(), dp_mac, host_mac, proto::kEtherTypeIpv4);
+    f.insert(f.end(), ip.begin(), ip.end());
+    return f;
+}
+
+struct Drained {
+    std::vector<std::vector<uint8_t>> core, access;
+};
+
+void drain(RingDataplane& r, Drained& out) {
+    rte_mbuf* m[64];
+    for (unsigned n; (n = r.drain_core(m, 64)) > 0;)
+        for (unsigned i = 0; i < n; ++i) {
+            const uint8_t* p = rte_pktmbuf_mtod(m[i], const uint8_t*);
+            out.core.emplace_back(p, p + rte_pktmbuf_data_len(m[i]));
+            rte_pktmbuf_free(m[i]);
+        }
+    for (unsigned n; (n = r.drain_access(m, 64)) > 0;)
+        for (unsigned i = 0; i < n; ++i) {
+            const uint8_t* p = rte_pktmbuf_mtod(m[i], const uint8_t*);
+            out.access.emplace_back(p, p + rte_pktmbuf_data_len(m[i]));
+            rte_pktmbuf_free(m[i]);
+        }
+}
+
+void start_two_workers(ClientLab& lab, uint32_t replay_window) {
+    lab.add_client({});
+    lab.config().dataplane.worker_lcores = {0, 0};  // polled by the test, not launched on lcores
+    lab.config().ipsec.replay_window = replay_window;
+    CPPUNIT_ASSERT_EQUAL(std::string(), lab.start());
+}
+
+}  // namespace
+
+class MultiWorkerTest : public CppUnit::TestFixture {
+    CPPUNIT_TEST_SUITE(MultiWorkerTest);
+    CPPUNIT_TEST(first_receiver_owns_the_sa_and_the_other_hands_off);
+    CPPUNIT_TEST(a_duplicate_on_two_workers_passes_once);
+    CPPUNIT_TEST(two_workers_at_once_lose_nothing);
+    CPPUNIT_TEST_SUITE_END();
+
+public:
+    void first_receiver_owns_the_sa_and_the_other_hands_off() {
+        ClientLab lab;
+        start_two_workers(lab, 1024);
+        RingDataplane& r = lab.ring();
+        const auto inner = ipv4_udp(kClientAddress, kCoreHost, 1, 2, {1, 2, 3});
+        rte_mbuf* first = lab.client(0).upstream(r.pool(), inner, proto::kPppIpv4);
+        CPPUNIT_ASSERT_EQUAL(1u, r.inject_access(&first, 1, 1));
+        r.poll_until_idle(1);
+        const dp::SecurityAssociation& sa = r.dataplane().sas.at(0);
+        CPPUNIT_ASSERT_EQUAL(uint16_t{1}, sa.owner.load());
+        rte_mbuf* more[3];
+        for (auto& m : more) m = lab.client(0).upstream(r.pool(), inner, proto::kPppIpv4);
+        CPPUNIT_ASSERT_EQUAL(3u, r.inject_access(more, 3, 0));
+        r.poll_until_idle(0);
+        CPPUNIT_ASSERT_EQUAL(uint64_t{3}, r.workers()[0].counters.rx_esp_handoffs);
+        CPPUNIT_ASSERT_EQUAL(uint64_t{0}, r.workers()[0].counters.rx_esp_decrypted);
+        r.poll_until_idle(1);  // drains its hand-off ring
+        CPPUNIT_ASSERT_EQUAL(uint64_t{4}, r.workers()[1].counters.rx_esp_decrypted);
+        CPPUNIT_ASSERT_EQUAL(uint64_t{4}, sa.counters.packets);
+        CPPUNIT_ASSERT_EQUAL(uint64_t{4}, r.dataplane().sessions.at(0).counters.rx_packets);
+        CPPUNIT_ASSERT_EQUAL(uint64_t{4}, lab.counters().rx_esp_packets);  // handed-off packets counted once
+        Drained out;
+        drain(r, out);
+        CPPUNIT_ASSERT_EQUAL(size_t{4}, out.core.size());
+    }
+
+    void a_duplicate_on_two_workers_passes_once() {
+        ClientLab lab;
+        start_two_workers(lab, 1024);
+        RingDataplane& r = lab.ring();
+        const auto frame = lab.client(0).upstream_bytes(ipv4_udp(kClientAddress, kCoreHost, 1, 2, {}), proto::kPppIpv4);
+        rte_mbuf* a = mbuf_of(r.pool(), frame);
+        rte_mbuf* b = mbuf_of(r.pool(), frame);
+        r.inject_access(&a, 1, 0);
+        r.inject_access(&b, 1, 1);
+        r.poll_until_idle(0);
+        r.poll_until_idle(1);
+        r.poll_until_idle(0);
+        const auto k = lab.counters();
+        CPPUNIT_ASSERT_EQUAL(uint64_t{1}, k.rx_esp_decrypted);
+        CPPUNIT_ASSERT_EQUAL(uint64_t{1}, k.rx_esp_replay_drops);
+        CPPUNIT_ASSERT_EQUAL(uint64_t{1}, k.rx_esp_handoffs);
+        Drained out;
+        drain(r, out);
+        CPPUNIT_ASSERT_EQUAL(size_t{1}, out.core.size());
+    }
+
+    // Both workers on their own threads; the test feeds both queues of both
+    // ports (a client's packets alternate between them) and collects.
+    void two_workers_at_once_lose_nothing() {
+        constexpr unsigned kPackets = 4000, kChunk = 32;
+        ClientLab lab;
+        start_two_workers(lab, 4096);  // reordering between queues stays well inside
+        RingDataplane& r = lab.ring();
+        std::vector<std::vector<uint8_t>> up, down;
+        for (unsigned i = 0; i < kPackets; ++i) {
+            std::vector<uint8_t> payload(8 + i % 200, static_cast<uint8_t>(i));
+            up.push_back(lab.client(0).upstream_bytes(ipv4_udp(kClientAddress, kCoreHost, 1, 2, payload),
+                                                      proto::kPppIpv4));
+            down.push_back(core_frame(ipv4_udp(kCoreHost, kClientAddress, static_cast<uint16_t>(1000 + i), 1, payload)));
+        }
+        std::atomic<bool> stop{false};
+        std::vector<std::thread> threads;
+        for (unsigned w = 0; w < 2; ++w)
+            threads.emplace_back([&, w] {
+                while (!stop.load()) dp::worker_poll_once(r.workers()[w]);
+            });
+        Drained out;
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+        unsigned fed = 0;
+        while ((out.core.size() < kPackets || out.access.size() < kPackets) &&
+               std::chrono::steady_clock::now() < deadline) {
+            if (fed < kPackets) {
+                for (unsigned i = fed; i < fed + kChunk; ++i) {
+                    rte_mbuf* u = mbuf_of(r.pool(), up[i]);
+                    rte_mbuf* d = mbuf_of(r.pool(), down[i]);
+                    while (r.inject_access(&u, 1, i % 2) != 1) std::this_thread::yield();
+                    while (r.inject_core(&d, 1, (i / 2) % 2) != 1) std::this_thread::yield();
+                }
+                fed += kChunk;
+            }
+            drain(r, out);
+            std::this_thread::yield();
+        }
+        stop = true;
+        for (auto& t : threads) t.join();
+        drain(r, out);
+
+        CPPUNIT_ASSERT_EQUAL(size_t{kPackets}, out.core.size());
+        CPPUNIT_ASSERT_EQUAL(size_t{kPackets}, out.access.size());
+        std::set<uint32_t> sequence_numbers;
+        for (const auto& f : out.access) {
+            Downstream d;
+            std::string why;
+            CPPUNIT_ASSERT_MESSAGE(why, lab.client(0).downstream(f.data(), f.size(), d, why));
+            sequence_numbers.insert(d.seq);
+        }
+        CPPUNIT_ASSERT_EQUAL(size_t{kPackets}, sequence_numbers.size());  // none taken twice
+        CPPUNIT_ASSERT_EQUAL(uint32_t{1}, *sequence_numbers.begin());
+        CPPUNIT_ASSERT_EQUAL(uint32_t{kPackets}, *sequence_numbers.rbegin());
+        const auto k = lab.counters();
+        CPPUNIT_ASSERT_EQUAL(uint64_t{kPackets}, k.rx_esp_decrypted);
+        CPPUNIT_ASSERT_EQUAL(uint64_t{kPackets / 2}, k.rx_esp_handoffs);  // every packet of the other queue
+        CPPUNIT_ASSERT_EQUAL(uint64_t{0}, k.rx_esp_handoff_drops);
+        const dp::Dataplane& dp = r.dataplane();
+        CPPUNIT_ASSERT_EQUAL(uint64_t{kPackets}, dp.sas.at(0).counters.packets);
+        CPPUNIT_ASSERT_EQUAL(uint64_t{kPackets}, dp.sas.at(1).counters.packets);
+        CPPUNIT_ASSERT_EQUAL(uint64_t{kPackets}, dp.sessions.at(0).counters.rx_packets);
+        CPPUNIT_ASSERT_EQUAL(uint64_t{kPackets}, dp.sessions.at(0).counters.tx_packets);
+    }
+};
+
+CPPUNIT_TEST_SUITE_REGISTRATION(MultiWorkerTest);
