@@ -51,44 +51,77 @@ void solicited_node_address(const uint8_t address[16], uint8_t group[16]) {
     std::memcpy(group + 13, low, 3);
 }
 
-NdError parse_neighbor_solicitation(const uint8_t* p, size_t len, NeighborSolicitation& out) {
-    Ipv6Header h{};
+namespace {
+
+// RFC 4861 7.1.1 and 7.1.2, what both messages must pass: ICMPv6 of the
+// expected type right after the IPv6 header, at least 24 bytes, hop limit
+// 255, code 0, a right checksum, a unicast target.
+NdError validate_message(const uint8_t* p, size_t len, uint8_t type, Ipv6Header& h) {
     const Ipv6Error e = parse_ipv6(p, len, h);
     if (e == Ipv6Error::Truncated) return NdError::Truncated;
     if (e != Ipv6Error::Ok) return NdError::BadIpv6Header;
-    if (h.next_header != kIpProtoIcmpv6) return NdError::NotNeighborSolicitation;
+    if (h.next_header != kIpProtoIcmpv6) return NdError::WrongMessage;
     const uint8_t* m = p + kIpv6HeaderSize;
     const size_t m_len = h.payload_length;
-    if (m_len >= 1 && m[0] != kNdNeighborSolicitation) return NdError::NotNeighborSolicitation;
+    if (m_len >= 1 && m[0] != type) return NdError::WrongMessage;
     if (m_len < kNdMessageSize) return NdError::Truncated;
     if (h.hop_limit != kNdHopLimit) return NdError::BadHopLimit;
     if (m[1] != 0) return NdError::BadCode;
     if (ipv6_upper_layer_checksum(h.source, h.destination, kIpProtoIcmpv6, m, m_len) != 0) return NdError::BadChecksum;
     if (ipv6_is_multicast(m + 8)) return NdError::BadTarget;
-    if (ipv6_is_multicast(h.source)) return NdError::BadSourceAddress;
-    const bool from_unspecified = ipv6_is_unspecified(h.source);
-    if (from_unspecified && !ipv6_address_in_prefix(h.destination, kSolicitedNodePrefix, kSolicitedNodePrefixLength))
-        return NdError::BadDestination;
+    return NdError::Ok;
+}
 
-    out.has_source_link_layer_address = false;
-    // RFC 4861 4.6: type, length in units of 8 bytes (0 is invalid), contents.
+// RFC 4861 4.6: options are type, length in units of 8 bytes (0 is
+// invalid), contents. Finds the first Ethernet (RFC 2464 8: length 1)
+// link-layer address option of option_type; other lengths are not for us.
+NdError find_link_layer_address(const uint8_t* m, size_t m_len, uint8_t option_type, bool& found, uint8_t mac[6]) {
+    found = false;
     for (size_t i = kNdMessageSize; i < m_len;) {
         if (m_len - i < 2) return NdError::BadOption;
         const size_t option_len = size_t{m[i + 1]} * 8;
         if (option_len == 0 || option_len > m_len - i) return NdError::BadOption;
-        if (m[i] == kNdOptionSourceLinkLayerAddress) {
-            // RFC 4861 7.1.1: none in DAD, whose sender has no address yet.
-            if (from_unspecified) return NdError::BadOption;
-            // RFC 2464 8: length 1 on Ethernet; other lengths are not for us. The first one counts.
-            if (option_len == kNdLinkLayerOptionSize && !out.has_source_link_layer_address) {
-                std::memcpy(out.source_link_layer_address, m + i + 2, 6);
-                out.has_source_link_layer_address = true;
-            }
+        if (m[i] == option_type && option_len == kNdLinkLayerOptionSize && !found) {
+            std::memcpy(mac, m + i + 2, 6);
+            found = true;
         }
         i += option_len;
     }
+    return NdError::Ok;
+}
+
+}  // namespace
+
+NdError parse_neighbor_solicitation(const uint8_t* p, size_t len, NeighborSolicitation& out) {
+    Ipv6Header h{};
+    if (NdError e = validate_message(p, len, kNdNeighborSolicitation, h); e != NdError::Ok) return e;
+    if (ipv6_is_multicast(h.source)) return NdError::BadSourceAddress;
+    const bool from_unspecified = ipv6_is_unspecified(h.source);
+    if (from_unspecified && !ipv6_address_in_prefix(h.destination, kSolicitedNodePrefix, kSolicitedNodePrefixLength))
+        return NdError::BadDestination;
+    const uint8_t* m = p + kIpv6HeaderSize;
+    NdError e = find_link_layer_address(m, h.payload_length, kNdOptionSourceLinkLayerAddress,
+                                        out.has_source_link_layer_address, out.source_link_layer_address);
+    if (e != NdError::Ok) return e;
+    // RFC 4861 7.1.1: none in DAD, whose sender has no address yet.
+    if (from_unspecified && out.has_source_link_layer_address) return NdError::BadOption;
     std::memcpy(out.source, h.source, 16);
     std::memcpy(out.destination, h.destination, 16);
+    std::memcpy(out.target, m + 8, 16);
+    return NdError::Ok;
+}
+
+NdError parse_neighbor_advertisement(const uint8_t* p, size_t len, NeighborAdvertisement& out) {
+    Ipv6Header h{};
+    if (NdError e = validate_message(p, len, kNdNeighborAdvertisement, h); e != NdError::Ok) return e;
+    const uint8_t* m = p + kIpv6HeaderSize;
+    out.flags = m[4];
+    // RFC 4861 7.1.2: a solicited advertisement goes to the one who asked.
+    if (ipv6_is_multicast(h.destination) && (out.flags & kNdAdvertisementSolicited)) return NdError::BadSolicitedFlag;
+    NdError e = find_link_layer_address(m, h.payload_length, kNdOptionTargetLinkLayerAddress,
+                                        out.has_target_link_layer_address, out.target_link_layer_address);
+    if (e != NdError::Ok) return e;
+    std::memcpy(out.source, h.source, 16);
     std::memcpy(out.target, m + 8, 16);
     return NdError::Ok;
 }

@@ -1,7 +1,7 @@
 // IPv6 Neighbor Discovery (RFC 4861) for our own addresses on Ethernet:
 // validating the Neighbor Solicitations that ask for them, answering with
-// Neighbor Advertisements, and soliciting the neighbours we send to. Frames
-// are whole Ethernet + IPv6 + ICMPv6.
+// Neighbor Advertisements, soliciting the neighbours we send to and reading
+// their advertisements. Frames are whole Ethernet + IPv6 + ICMPv6.
 #pragma once
 
 #include <cstddef>
@@ -27,7 +27,7 @@ enum class NdError : uint8_t {
     Ok,
     Truncated,                // IPv6 header, or an ICMPv6 message shorter than 24 bytes
     BadIpv6Header,            // version or payload length
-    NotNeighborSolicitation,  // not ICMPv6 right after the IPv6 header, or another type
+    WrongMessage,             // not ICMPv6 right after the IPv6 header, or another type
     BadHopLimit,              // not 255: from off the link
     BadCode,
     BadChecksum,
@@ -35,6 +35,7 @@ enum class NdError : uint8_t {
     BadSourceAddress,  // a multicast source
     BadDestination,    // from the unspecified address to other than a solicited-node group
     BadOption,         // length 0, running past the message, or a source link-layer address in DAD
+    BadSolicitedFlag,  // an advertisement to a multicast group with the Solicited flag
 };
 
 struct NeighborSolicitation {
@@ -47,8 +48,21 @@ struct NeighborSolicitation {
 
 // RFC 4861 7.1.1: validates the Neighbor Solicitation in the IPv6 packet at
 // p (len may include Ethernet padding). Whether the target is ours is for
-// the caller to check. Extension headers are not supported: NotNeighborSolicitation.
+// the caller to check. Extension headers are not supported: WrongMessage.
 NdError parse_neighbor_solicitation(const uint8_t* p, size_t len, NeighborSolicitation& out);
+
+struct NeighborAdvertisement {
+    uint8_t source[16];
+    uint8_t target[16];
+    uint8_t flags;  // kNdAdvertisementSolicited, kNdAdvertisementOverride (and R, 0x80)
+    bool has_target_link_layer_address;
+    uint8_t target_link_layer_address[6];
+};
+
+// RFC 4861 7.1.2: validates the Neighbor Advertisement in the IPv6 packet at
+// p (len may include Ethernet padding), reading its Target Link-Layer
+// Address option. Whether the target is a neighbour we asked for is for the caller.
+NdError parse_neighbor_advertisement(const uint8_t* p, size_t len, NeighborAdvertisement& out);
 
 // RFC 4861 7.2.4: the Neighbor Advertisement for solicitation's target from
 // our_mac, with the Override flag and a Target Link-Layer Address option.

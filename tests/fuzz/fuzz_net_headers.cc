@@ -1,5 +1,5 @@
 // libFuzzer target for the wire helpers the data plane answers and rewrites
-// packets with (common/proto: ipv6, tcp_mss, icmp, arp, nd). The input is
+// packets with and learns neighbours from (common/proto: ipv6, tcp_mss, icmp, arp, nd). The input is
 // tried as an IP packet and, past a 14-byte Ethernet header, as a frame's
 // payload, each both as it came and with its checksums made right. Each view
 // is its own exact-size allocation, so a read past it is an AddressSanitizer
@@ -189,6 +189,11 @@ void check_arp(const Bytes& p) {
 }
 
 void check_nd(const Bytes& p) {
+    NeighborAdvertisement na{};
+    if (parse_neighbor_advertisement(p.data(), p.size(), na) == NdError::Ok) {
+        CHECK(!ipv6_is_multicast(na.target));
+        CHECK(!ipv6_is_multicast(p.data() + 24) || !(na.flags & kNdAdvertisementSolicited));
+    }
     NeighborSolicitation ns{};
     if (parse_neighbor_solicitation(p.data(), p.size(), ns) != NdError::Ok) return;
     CHECK(!ipv6_is_multicast(ns.target) && !ipv6_is_multicast(ns.source));

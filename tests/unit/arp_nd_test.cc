@@ -173,6 +173,9 @@ class ArpNdTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testBuildDadAdvertisement);
     CPPUNIT_TEST(testBuildSolicitation);
     CPPUNIT_TEST(testNdCapacity);
+    CPPUNIT_TEST(testParseAdvertisement);
+    CPPUNIT_TEST(testParseAdvertisementErrors);
+    CPPUNIT_TEST(testAdvertisementNeverReadsPastPacket);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -367,12 +370,12 @@ public:
         CPPUNIT_ASSERT(parse_ns(p) == NdError::BadIpv6Header);
         p = kSolicitation;
         p[6] = 17;
-        CPPUNIT_ASSERT(parse_ns(p) == NdError::NotNeighborSolicitation);
+        CPPUNIT_ASSERT(parse_ns(p) == NdError::WrongMessage);
         for (uint8_t type : {133, 134, 136, 137, 128}) {
             p = kSolicitation;
             p[40] = type;
             refresh_icmpv6_checksum(p);
-            CPPUNIT_ASSERT(parse_ns(p) == NdError::NotNeighborSolicitation);
+            CPPUNIT_ASSERT(parse_ns(p) == NdError::WrongMessage);
         }
         // Shorter than type..target (payload length cut, buffer with it).
         for (size_t payload = 0; payload < kNdMessageSize; ++payload) {
@@ -484,6 +487,70 @@ public:
         CPPUNIT_ASSERT(std::memcmp(answer.data() + kEthernetHeaderSize + 24, kUs6, 16) == 0);
         const uint8_t* m = answer.data() + kEthernetHeaderSize + kIpv6HeaderSize;
         CPPUNIT_ASSERT_EQUAL(uint16_t(0), ipv6_upper_layer_checksum(kNeighbor6, kUs6, kIpProtoIcmpv6, m, 32));
+    }
+
+    // The scapy-made advertisements above, read back as a neighbour's.
+    void testParseAdvertisement() {
+        NeighborAdvertisement na{};
+        const Bytes solicited(kAdvertisementFrame.begin() + kEthernetHeaderSize, kAdvertisementFrame.end());
+        CPPUNIT_ASSERT(parse_neighbor_advertisement(solicited.data(), solicited.size(), na) == NdError::Ok);
+        CPPUNIT_ASSERT(std::memcmp(na.source, kUs6, 16) == 0);
+        CPPUNIT_ASSERT(std::memcmp(na.target, kUs6, 16) == 0);
+        CPPUNIT_ASSERT_EQUAL(uint8_t(kNdAdvertisementSolicited | kNdAdvertisementOverride), na.flags);
+        CPPUNIT_ASSERT(na.has_target_link_layer_address);
+        CPPUNIT_ASSERT(std::memcmp(na.target_link_layer_address, kOurMac, 6) == 0);
+        const Bytes dad(kDadAdvertisementFrame.begin() + kEthernetHeaderSize, kDadAdvertisementFrame.end());
+        CPPUNIT_ASSERT(parse_neighbor_advertisement(dad.data(), dad.size(), na) == NdError::Ok);
+        CPPUNIT_ASSERT_EQUAL(uint8_t(kNdAdvertisementOverride), na.flags);
+        // Without the option: valid, nothing to learn.
+        Bytes bare = solicited;
+        bare.resize(kIpv6HeaderSize + kNdMessageSize);
+        write_u16(bare.data() + 4, kNdMessageSize);
+        refresh_icmpv6_checksum(bare);
+        CPPUNIT_ASSERT(parse_neighbor_advertisement(bare.data(), bare.size(), na) == NdError::Ok);
+        CPPUNIT_ASSERT(!na.has_target_link_layer_address);
+    }
+
+    void testParseAdvertisementErrors() {
+        const Bytes solicited(kAdvertisementFrame.begin() + kEthernetHeaderSize, kAdvertisementFrame.end());
+        auto parse = [](const Bytes& p) {
+            NeighborAdvertisement na{};
+            return parse_neighbor_advertisement(p.data(), p.size(), na);
+        };
+        CPPUNIT_ASSERT(parse(kSolicitation) == NdError::WrongMessage);
+        Bytes hops = solicited;
+        hops[7] = 254;  // forwarded: from off the link
+        CPPUNIT_ASSERT(parse(hops) == NdError::BadHopLimit);
+        Bytes sum = solicited;
+        sum[kIpv6HeaderSize + 10] ^= 1;
+        CPPUNIT_ASSERT(parse(sum) == NdError::BadChecksum);
+        Bytes code = solicited;
+        code[kIpv6HeaderSize + 1] = 1;
+        refresh_icmpv6_checksum(code);
+        CPPUNIT_ASSERT(parse(code) == NdError::BadCode);
+        Bytes multicast_target = solicited;
+        multicast_target[kIpv6HeaderSize + 8] = 0xff;
+        refresh_icmpv6_checksum(multicast_target);
+        CPPUNIT_ASSERT(parse(multicast_target) == NdError::BadTarget);
+        // RFC 4861 7.1.2: Solicited set on one sent to all nodes.
+        Bytes dad(kDadAdvertisementFrame.begin() + kEthernetHeaderSize, kDadAdvertisementFrame.end());
+        dad[kIpv6HeaderSize + 4] |= kNdAdvertisementSolicited;
+        refresh_icmpv6_checksum(dad);
+        CPPUNIT_ASSERT(parse(dad) == NdError::BadSolicitedFlag);
+        Bytes zero_option = solicited;
+        zero_option[kIpv6HeaderSize + kNdMessageSize + 1] = 0;
+        refresh_icmpv6_checksum(zero_option);
+        CPPUNIT_ASSERT(parse(zero_option) == NdError::BadOption);
+    }
+
+    void testAdvertisementNeverReadsPastPacket() {
+        GuardedBuffer guard;
+        const Bytes p(kAdvertisementFrame.begin() + kEthernetHeaderSize, kAdvertisementFrame.end());
+        for (size_t len = 0; len <= p.size(); ++len) {
+            NeighborAdvertisement na{};
+            const NdError e = parse_neighbor_advertisement(guard.place(p.data(), len), len, na);
+            CPPUNIT_ASSERT_EQUAL(len == p.size(), e == NdError::Ok);
+        }
     }
 
     void testNdCapacity() {
