@@ -6,6 +6,7 @@
 #include "common/proto/byte_reader.h"
 #include "common/proto/esp.h"
 #include "common/proto/ipv4.h"
+#include "common/proto/ipv6.h"
 #include "dataplane/local_delivery.h"
 #include "dataplane/punt.h"
 #include "dataplane/worker.h"
@@ -43,6 +44,19 @@ AccessClass classify_frame(WorkerContext& ctx, rte_mbuf* m, uint16_t& esp_offset
         receive_arp(ctx, ctx.dp->access, ctx.access_tx, m, frame + proto::kEthernetHeaderSize,
                     len - proto::kEthernetHeaderSize);
         return AccessClass::Consumed;
+    }
+    if (ether_type == proto::kEtherTypeIpv6) {
+        // Clients reach us over IPv4; IPv6 here is Neighbor Discovery and ping for our address.
+        proto::Ipv6Header h;
+        uint8_t* ip = const_cast<uint8_t*>(frame) + proto::kEthernetHeaderSize;
+        if (proto::parse_ipv6(ip, len - proto::kEthernetHeaderSize, h) != proto::Ipv6Error::Ok) {
+            ++c.rx_ip_header_drops;
+            return AccessClass::Dropped;
+        }
+        if (receive_local_ipv6(ctx, ctx.dp->access, ctx.access_tx, m, ip, proto::kIpv6HeaderSize + h.payload_length))
+            return AccessClass::Consumed;
+        ++c.rx_not_local_drops;
+        return AccessClass::Dropped;
     }
     if (ether_type != proto::kEtherTypeIpv4) {
         ++c.rx_non_ip_drops;

@@ -5,25 +5,43 @@
 #include "common/proto/arp.h"
 #include "common/proto/icmp.h"
 #include "common/proto/ipv4.h"
+#include "common/proto/ipv6.h"
+#include "common/proto/nd.h"
 
 namespace conc::dp {
 
-void receive_arp(WorkerContext& ctx, const PortState& port, TxBuffer& tx, rte_mbuf* m, const uint8_t* arp,
-                 size_t len) {
-    proto::ArpPacket request;
-    if (proto::parse_arp(arp, len, request) != proto::ArpError::Ok ||
-        request.operation != proto::kArpOperationRequest || request.target_ip != port.address) {
-        // Replies, gratuitous ARP and requests for other hosts: next hops are
-        // static (gateway_mac) until resolution lands, so nothing to learn.
+namespace {
+
+// Replaces m's contents with the frame build(out, cap) writes, from its start.
+template <typename Build>
+bool rebuild(rte_mbuf* m, size_t len, Build&& build) {
+    rte_pktmbuf_reset(m);
+    uint8_t* out = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, static_cast<uint16_t>(len)));
+    return out && build(out, len) == len;
+}
+
+constexpr uint8_t kAllNodes[16] = {0xFF, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01};
+
+}  // namespace
+
+void receive_arp(WorkerContext& ctx, PortState& port, TxBuffer& tx, rte_mbuf* m, const uint8_t* arp, size_t len) {
+    proto::ArpPacket packet;
+    if (proto::parse_arp(arp, len, packet) != proto::ArpError::Ok) {
         ++ctx.counters.rx_arp_ignored;
         rte_pktmbuf_free(m);
         return;
     }
+    // RFC 826: whatever the operation, the sender told us its MAC.
+    const bool learned = learn_ipv4_neighbor(ctx, port, packet.sender_ip, packet.sender_mac);
+    if (packet.operation != proto::kArpOperationRequest || packet.target_ip != port.address) {
+        if (!learned) ++ctx.counters.rx_arp_ignored;
+        rte_pktmbuf_free(m);
+        return;
+    }
     // The reply is built into the request's own mbuf (60 bytes, from its start).
-    const proto::ArpPacket copy = request;
-    rte_pktmbuf_reset(m);
-    uint8_t* out = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, proto::kEthernetMinFrameSize));
-    if (!out || proto::build_arp_reply(out, proto::kEthernetMinFrameSize, copy, port.mac) == 0) {
+    if (!rebuild(m, proto::kEthernetMinFrameSize, [&](uint8_t* out, size_t cap) {
+            return proto::build_arp_reply(out, cap, packet, port.mac);
+        })) {
         ++ctx.counters.rx_arp_ignored;
         rte_pktmbuf_free(m);
         return;
@@ -48,6 +66,60 @@ void receive_local_ipv4(WorkerContext& ctx, const PortState& port, TxBuffer& tx,
     rte_pktmbuf_trim(m, static_cast<uint16_t>(rte_pktmbuf_data_len(m) - proto::kEthernetHeaderSize - reply));
     ++ctx.counters.icmp_echo_replies;
     tx.add(m);
+}
+
+bool receive_local_ipv6(WorkerContext& ctx, PortState& port, TxBuffer& tx, rte_mbuf* m, uint8_t* ip, size_t len) {
+    static constexpr uint8_t kNone[16] = {};
+    if (std::memcmp(port.ipv6_address, kNone, 16) == 0 || len < proto::kIpv6HeaderSize) return false;
+    const uint8_t* destination = ip + 24;
+    uint8_t solicited_node[16];
+    proto::solicited_node_address(port.ipv6_address, solicited_node);
+    const bool to_us = std::memcmp(destination, port.ipv6_address, 16) == 0;
+    if (!to_us && std::memcmp(destination, solicited_node, 16) != 0 && std::memcmp(destination, kAllNodes, 16) != 0)
+        return false;
+
+    uint8_t* frame = rte_pktmbuf_mtod(m, uint8_t*);
+    uint8_t frame_source[6];
+    std::memcpy(frame_source, frame + 6, 6);
+    const uint8_t type = len > proto::kIpv6HeaderSize && ip[6] == proto::kIpProtoIcmpv6 ? ip[proto::kIpv6HeaderSize] : 0;
+    if (type == proto::kNdNeighborSolicitation) {
+        proto::NeighborSolicitation ns;
+        if (proto::parse_neighbor_solicitation(ip, len, ns) == proto::NdError::Ok) {
+            // RFC 4861 7.2.3: the solicitor's link-layer address is worth keeping.
+            if (ns.has_source_link_layer_address) learn_ipv6_neighbor(ctx, port, ns.source, ns.source_link_layer_address);
+            if (std::memcmp(ns.target, port.ipv6_address, 16) == 0 &&
+                rebuild(m, proto::kNdFrameSize, [&](uint8_t* out, size_t cap) {
+                    return proto::build_neighbor_advertisement(out, cap, ns, port.mac, frame_source);
+                })) {
+                ++ctx.counters.nd_advertisements;
+                tx.add(m);
+                return true;
+            }
+        }
+    } else if (type == proto::kNdNeighborAdvertisement) {
+        proto::NeighborAdvertisement na;
+        if (proto::parse_neighbor_advertisement(ip, len, na) == proto::NdError::Ok && na.has_target_link_layer_address &&
+            learn_ipv6_neighbor(ctx, port, na.target, na.target_link_layer_address)) {
+            rte_pktmbuf_free(m);
+            return true;
+        }
+    } else if (to_us) {
+        // Pings to our address are answered to whoever handed them to us; anything else is a counted drop.
+        const size_t reply = proto::build_icmpv6_echo_reply(ip, len, ip, len);
+        if (reply == 0) {
+            ++ctx.counters.rx_local_other_drops;
+            rte_pktmbuf_free(m);
+            return true;
+        }
+        proto::write_ethernet_header(frame, frame_source, port.mac, proto::kEtherTypeIpv6);
+        rte_pktmbuf_trim(m, static_cast<uint16_t>(rte_pktmbuf_data_len(m) - proto::kEthernetHeaderSize - reply));
+        ++ctx.counters.icmp_echo_replies;
+        tx.add(m);
+        return true;
+    }
+    ++ctx.counters.rx_nd_ignored;
+    rte_pktmbuf_free(m);
+    return true;
 }
 
 }  // namespace conc::dp

@@ -86,11 +86,10 @@ int main(int argc, char** argv) {
     const std::optional<config::Config> loaded = config::load_or_report(config_path, "concentrator-dp");
     if (!loaded) return 1;
     const config::Config& cfg = *loaded;
-    // Next hops are static until ARP resolution lands: a zero gateway MAC
-    // would send every frame nowhere.
+    // Without a gateway (resolved) or gateway_mac (fixed) nothing could leave a port.
     for (const auto& [name, port] : {std::pair{"access", &cfg.dataplane.access}, {"core", &cfg.dataplane.core}}) {
-        if (port->gateway_mac == config::MacAddress{}) {
-            std::fprintf(stderr, "%s: dataplane.%s.gateway_mac: not set (the next hop's MAC address is required)\n",
+        if (port->gateway_mac == config::MacAddress{} && port->gateway == 0) {
+            std::fprintf(stderr, "%s: dataplane.%s: neither gateway nor gateway_mac is set (the next hop is required)\n",
                          config_path.c_str(), name);
             return 1;
         }

@@ -68,8 +68,16 @@ std::string start_port(const char* role, const config::PortConfig& config, uint1
     rte_ether_addr mac;
     rte_eth_macaddr_get(port_id, &mac);
     std::memcpy(state.mac, mac.addr_bytes, 6);
-    std::memcpy(state.gateway_mac, config.gateway_mac.data(), 6);
     state.address = htonl(config.address);
+    std::memcpy(state.ipv6_address, config.ipv6_address.data(), 16);
+    if (config.gateway_mac != config::MacAddress{}) {
+        state.gateway.mac = state.gateway6.mac = NextHop::pack(config.gateway_mac.data());
+    } else {
+        state.gateway.ipv4 = htonl(config.gateway);
+        state.gateway.resolve = config.gateway != 0;
+        std::memcpy(state.gateway6.ipv6, config.gateway_ipv6.data(), 16);
+        state.gateway6.resolve = config.gateway_ipv6 != std::array<uint8_t, 16>{};
+    }
     return {};
 }
 

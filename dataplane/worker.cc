@@ -60,7 +60,7 @@ void worker_poll_once(WorkerContext& ctx) {
     if (from_access) access_receive(ctx, packets, from_access);
     const uint16_t from_core = rte_eth_rx_burst(dp.core.port_id, ctx.queue, packets, dp.burst_size);
     if (from_core) core_receive(ctx, packets, from_core);
-    const unsigned injected = ctx.queue == 0 ? inject_receive(ctx) : 0;
+    const unsigned injected = ctx.queue == 0 ? inject_receive(ctx) + solicit_next_hops(ctx) : 0;
     const unsigned handed = handoff_receive(ctx);
     if (from_access + from_core + injected + handed == 0) return;
     ctx.counters.tx_core_packets += ctx.core_tx.flush(dp.core.port_id, ctx.queue, ctx.counters.tx_full_drops);

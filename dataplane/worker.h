@@ -18,6 +18,7 @@
 #include "dataplane/ipsec/esp_transform.h"
 #include "dataplane/ipsec/sa_table.h"
 #include "dataplane/l2tp/session_table.h"
+#include "dataplane/neighbor.h"
 
 namespace conc::dp {
 
@@ -28,9 +29,10 @@ inline constexpr unsigned kMaxBurst = 256;
 struct PortState {
     uint16_t port_id = 0;
     uint8_t mac[6]{};
-    uint8_t gateway_mac[6]{};
     uint32_t address = 0;  // network byte order
-    uint8_t ipv6_address[16]{};  // all zero: none (no ICMPv6 errors are sent)
+    uint8_t ipv6_address[16]{};  // all zero: none (no ND answered, no ICMPv6 errors sent)
+    NextHop gateway;   // where IPv4 leaves this port
+    NextHop gateway6;  // where IPv6 leaves it
     bool started = false;
 };
 
@@ -111,6 +113,7 @@ struct WorkerContext {
     uint16_t queue = 0;
     IMB_MGR* imb = nullptr;
     uint16_t ip_identification = 0;
+    uint64_t next_solicit_tsc = 0;  // worker 0: when to look at the next hops again
     WorkerCounters counters;
     TxBuffer access_tx;
     TxBuffer core_tx;

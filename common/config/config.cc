@@ -641,7 +641,8 @@ private:
     }
 
     void load_port(const Setting& group, const std::string& path, PortConfig& port) {
-        reject_unknown(group, path, {"device", "address", "gateway_mac", "mtu", "rx_descriptors", "tx_descriptors"});
+        reject_unknown(group, path, {"device", "address", "gateway", "ipv6_address", "gateway_ipv6", "gateway_mac",
+                                     "mtu", "rx_descriptors", "tx_descriptors"});
 
         if (const Setting* s = require(group, path, "device")) {
             if (auto v = nonempty_string(*s, join(path, "device"))) port.device = *v;
@@ -656,6 +657,48 @@ private:
                     fail(*s, p, quoted(*text) + " is not a unicast address");
                 else
                     port.address = prefix->address, port.prefix_length = prefix->length;
+            }
+        }
+        if (const Setting* s = find(group, "gateway")) {
+            std::string p = join(path, "gateway");
+            if (auto text = string(*s, p)) {
+                auto gateway = parse_ipv4(*text);
+                const uint32_t mask = port.prefix_length ? ~uint32_t{0} << (32 - port.prefix_length) : 0;
+                if (!gateway || !is_unicast(*gateway))
+                    fail(*s, p, quoted(*text) + " is not a unicast IPv4 address");
+                else if (port.address && ((*gateway ^ port.address) & mask) != 0)
+                    fail(*s, p, quoted(*text) + " is not on the port's subnet (" + join(path, "address") + ")");
+                else if (*gateway == port.address)
+                    fail(*s, p, quoted(*text) + " is the port's own address");
+                else
+                    port.gateway = *gateway;
+            }
+        }
+        if (const Setting* s = find(group, "ipv6_address")) {
+            std::string p = join(path, "ipv6_address");
+            if (auto text = string(*s, p)) {
+                auto prefix = parse_ipv6_prefix(*text);
+                if (!prefix || prefix->length == 0 || prefix->length > 128)
+                    fail(*s, p, quoted(*text) + " is not an IPv6 address/prefix length (2001:db8::1/64)");
+                else if (prefix->address[0] == 0xff || prefix->address == std::array<uint8_t, 16>{})
+                    fail(*s, p, quoted(*text) + " is not a unicast address");
+                else
+                    port.ipv6_address = prefix->address, port.ipv6_prefix_length = static_cast<uint8_t>(prefix->length);
+            }
+        }
+        if (const Setting* s = find(group, "gateway_ipv6")) {
+            std::string p = join(path, "gateway_ipv6");
+            if (auto text = string(*s, p)) {
+                std::array<uint8_t, 16> gateway{};
+                if (inet_pton(AF_INET6, text->c_str(), gateway.data()) != 1 || gateway[0] == 0xff ||
+                    gateway == std::array<uint8_t, 16>{})
+                    fail(*s, p, quoted(*text) + " is not a unicast IPv6 address");
+                else if (port.ipv6_prefix_length == 0)
+                    fail(*s, p, "needs " + join(path, "ipv6_address") + " (the source of our solicitations)");
+                else if (gateway == port.ipv6_address)
+                    fail(*s, p, quoted(*text) + " is the port's own address");
+                else
+                    port.gateway_ipv6 = gateway;
             }
         }
         if (const Setting* s = find(group, "gateway_mac")) {

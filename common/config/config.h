@@ -21,7 +21,11 @@ struct PortConfig {
     std::string device;            // DPDK device: PCI address or vdev spec ("net_af_packet0,iface=eth1")
     Ipv4Address address = 0;       // our own address on this port
     uint8_t prefix_length = 32;
-    MacAddress gateway_mac{};      // L2 next hop for everything we send out of this port
+    Ipv4Address gateway = 0;       // next hop for everything IPv4 we send out of this port, resolved by ARP
+    std::array<uint8_t, 16> ipv6_address{};  // ours on this port (ND, ping, ICMPv6 errors); length 0 = none
+    uint8_t ipv6_prefix_length = 0;
+    std::array<uint8_t, 16> gateway_ipv6{};  // IPv6 next hop, resolved by Neighbor Discovery; all zero = none
+    MacAddress gateway_mac{};      // fixed L2 next hop for both families instead (no ARP/ND); zero = resolve
     uint16_t mtu = 1500;
     uint16_t rx_descriptors = 1024;
     uint16_t tx_descriptors = 1024;

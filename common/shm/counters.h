@@ -42,11 +42,16 @@ namespace conc::shm {
     X(punt_no_listener_drops)     /* punted while no control plane is attached */   \
     X(punt_ring_full_drops)       /* punted, but the control plane is behind */     \
     X(punt_no_room_drops)         /* no headroom for the punt metadata */           \
-    X(inject_packets)             /* intents from the control plane, sent */        \
+    X(inject_packets)             /* intents from the control plane, accepted */    \
     X(inject_bad_intent_drops)    /* unknown kind, session or SA; bad length */     \
     X(rx_natt_keepalive_drops)    /* RFC 3948 2.3 one-byte 0xFF */                  \
     X(arp_replies)                /* ARP requests for our addresses answered */     \
-    X(rx_arp_ignored)             /* ARP not asking for our address */              \
+    X(rx_arp_ignored)             /* ARP neither for our address nor from a gateway */ \
+    X(nd_advertisements)          /* Neighbor Solicitations for our address answered */ \
+    X(rx_nd_ignored)              /* ND, RAs, multicast: nothing for us to do */    \
+    X(arp_requests_sent)          /* asking for the IPv4 gateway's MAC */           \
+    X(nd_solicitations_sent)      /* asking for the IPv6 gateway's MAC */           \
+    X(neighbor_updates)           /* a gateway's MAC learned or changed */          \
     X(icmp_echo_replies)          /* pings to our addresses answered */             \
     X(rx_local_other_drops)       /* to our address, neither IKE, ESP nor ping */   \
     X(rx_non_ip_drops)                                                              \
@@ -57,6 +62,7 @@ namespace conc::shm {
     X(rx_udp_header_drops)                                                          \
     X(rx_other_drops)             /* no rule for this protocol / port */            \
     X(tx_esp_packets)             /* encrypted and queued on the access port */     \
+    X(tx_no_neighbor_drops)       /* the gateway's MAC is not known yet */          \
     X(tx_no_session_drops)        /* core packet for no client's address */         \
     X(tx_ttl_exceeded_drops)                                                        \
     X(tx_mss_clamped)             /* server SYN-ACKs whose MSS was lowered */       \

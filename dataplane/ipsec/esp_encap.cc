@@ -34,6 +34,8 @@ void esp_encap(WorkerContext& ctx, EspEncapBatch& batch) {
     WorkerCounters& c = ctx.counters;
     IMB_MGR* imb = ctx.imb;
     const PortState& access = ctx.dp->access;
+    uint8_t gateway_mac[6];
+    const bool gateway_known = access.gateway.get(gateway_mac);
     const SecurityAssociation* previous = nullptr;
     for (uint16_t i = 0; i < batch.count; ++i)
         prefetch_security_association(batch.sa[i], previous);
@@ -42,6 +44,11 @@ void esp_encap(WorkerContext& ctx, EspEncapBatch& batch) {
     for (uint16_t i = 0; i < batch.count; ++i) {
         rte_mbuf* m = batch.mbuf[i];
         SecurityAssociation* sa = batch.sa[i];
+        if (!gateway_known) {  // before a sequence number is spent
+            ++c.tx_no_neighbor_drops;
+            rte_pktmbuf_free(m);
+            continue;
+        }
         // RFC 4303 3.3.3: the sequence number never cycles; an exhausted SA
         // stops sending until it is rekeyed.
         const uint64_t seq = sa->next_sequence.fetch_add(1, std::memory_order_relaxed);
@@ -80,7 +87,7 @@ void esp_encap(WorkerContext& ctx, EspEncapBatch& batch) {
         f.esp_len = prepare_encrypt_job(job, *sa, f.esp, payload_len, proto::kIpProtoUdp, f.seq, iv, f.scratch);
         job->user_data = &f;
 
-        proto::write_ethernet_header(frame, access.gateway_mac, access.mac, proto::kEtherTypeIpv4);
+        proto::write_ethernet_header(frame, gateway_mac, access.mac, proto::kEtherTypeIpv4);
         proto::write_ipv4_header(ip, sa->local_address, sa->peer_address,
                                  sa->udp_encap ? proto::kIpProtoUdp : proto::kIpProtoEsp,
                                  static_cast<uint16_t>(outer_len), kOuterTtl, ctx.ip_identification++, 0);

@@ -26,9 +26,7 @@ void send_to_core(WorkerContext& ctx, rte_mbuf* m, const uint8_t* ip, uint16_t i
     uint8_t* data = rte_pktmbuf_mtod(m, uint8_t*);
     rte_pktmbuf_adj(m, static_cast<uint16_t>(ip - data - proto::kEthernetHeaderSize));
     rte_pktmbuf_trim(m, static_cast<uint16_t>(rte_pktmbuf_data_len(m) - proto::kEthernetHeaderSize - ip_len));
-    proto::write_ethernet_header(rte_pktmbuf_mtod(m, uint8_t*), ctx.dp->core.gateway_mac, ctx.dp->core.mac,
-                                 ether_type);
-    ctx.core_tx.add(m);
+    send_to_gateway(ctx, ctx.dp->core, ctx.core_tx, m, ether_type);
 }
 
 void clamp_mss(WorkerContext& ctx, uint8_t* l4, size_t l4_len, uint8_t protocol, uint16_t mss) {

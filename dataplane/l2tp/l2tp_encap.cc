@@ -28,8 +28,8 @@ struct CorePacket {
 
 enum class CoreFrame : uint8_t { Forward, Drop, Consumed };
 
-// Validates the frame and trims Ethernet padding; answers ARP and pings for
-// the core port's own address. Drop = counted, the caller frees.
+// Validates the frame and trims Ethernet padding; answers ARP, Neighbor
+// Discovery and pings for the core port's own addresses. Drop = counted, the caller frees.
 CoreFrame parse_core_frame(WorkerContext& ctx, rte_mbuf* m, CorePacket& out, uint32_t& ipv4_destination) {
     WorkerCounters& c = ctx.counters;
     if (m->nb_segs > 1 && rte_pktmbuf_linearize(m) != 0) return ++c.rx_other_drops, CoreFrame::Drop;
@@ -59,6 +59,7 @@ CoreFrame parse_core_frame(WorkerContext& ctx, rte_mbuf* m, CorePacket& out, uin
         if (proto::parse_ipv6(out.ip, available, h) != proto::Ipv6Error::Ok)
             return ++c.rx_ip_header_drops, CoreFrame::Drop;
         out.ip_len = static_cast<uint16_t>(proto::kIpv6HeaderSize + h.payload_length);
+        if (receive_local_ipv6(ctx, ctx.dp->core, ctx.core_tx, m, out.ip, out.ip_len)) return CoreFrame::Consumed;
         out.ipv6 = true;
         ipv4_destination = 0;
     } else {
@@ -66,13 +67,6 @@ CoreFrame parse_core_frame(WorkerContext& ctx, rte_mbuf* m, CorePacket& out, uin
     }
     rte_pktmbuf_trim(m, static_cast<uint16_t>(available - out.ip_len));
     return CoreFrame::Forward;
-}
-
-// Sends a packet we built (an ICMP error) to the core next hop.
-void send_built_to_core(WorkerContext& ctx, rte_mbuf* reply, uint16_t ether_type) {
-    proto::write_ethernet_header(rte_pktmbuf_mtod(reply, uint8_t*), ctx.dp->core.gateway_mac, ctx.dp->core.mac,
-                                 ether_type);
-    ctx.core_tx.add(reply);
 }
 
 // RFC 1191 / RFC 8201: tells the sender the path MTU; false if no ICMP was
@@ -100,7 +94,7 @@ bool send_too_big(WorkerContext& ctx, const CorePacket& p, uint16_t mtu) {
         return false;
     }
     rte_pktmbuf_append(reply, static_cast<uint16_t>(proto::kEthernetHeaderSize + len));
-    send_built_to_core(ctx, reply, p.ipv6 ? proto::kEtherTypeIpv6 : proto::kEtherTypeIpv4);
+    send_to_gateway(ctx, ctx.dp->core, ctx.core_tx, reply, p.ipv6 ? proto::kEtherTypeIpv6 : proto::kEtherTypeIpv4);
     return true;
 }
 
