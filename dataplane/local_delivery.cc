@@ -20,8 +20,6 @@ bool rebuild(rte_mbuf* m, size_t len, Build&& build) {
     return out && build(out, len) == len;
 }
 
-constexpr uint8_t kAllNodes[16] = {0xFF, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01};
-
 }  // namespace
 
 void receive_arp(WorkerContext& ctx, PortState& port, TxBuffer& tx, rte_mbuf* m, const uint8_t* arp, size_t len) {
@@ -71,12 +69,11 @@ void receive_local_ipv4(WorkerContext& ctx, const PortState& port, TxBuffer& tx,
 bool receive_local_ipv6(WorkerContext& ctx, PortState& port, TxBuffer& tx, rte_mbuf* m, uint8_t* ip, size_t len) {
     static constexpr uint8_t kNone[16] = {};
     if (std::memcmp(port.ipv6_address, kNone, 16) == 0 || len < proto::kIpv6HeaderSize) return false;
+    // Multicast is never forwarded to clients: ND for us or others, router
+    // advertisements, MLD all stop here.
     const uint8_t* destination = ip + 24;
-    uint8_t solicited_node[16];
-    proto::solicited_node_address(port.ipv6_address, solicited_node);
     const bool to_us = std::memcmp(destination, port.ipv6_address, 16) == 0;
-    if (!to_us && std::memcmp(destination, solicited_node, 16) != 0 && std::memcmp(destination, kAllNodes, 16) != 0)
-        return false;
+    if (!to_us && !proto::ipv6_is_multicast(destination)) return false;
 
     uint8_t* frame = rte_pktmbuf_mtod(m, uint8_t*);
     uint8_t frame_source[6];

@@ -22,10 +22,10 @@ void receive_arp(WorkerContext& ctx, PortState& port, TxBuffer& tx, rte_mbuf* m,
 void receive_local_ipv4(WorkerContext& ctx, const PortState& port, TxBuffer& tx, rte_mbuf* m, uint8_t* ip,
                         size_t len);
 
-// An IPv6 packet (at ip, len bytes, the frame's padding trimmed): if it is
-// for the port's own IPv6 address, its solicited-node group or all nodes
-// (Neighbor Discovery, ping, router chatter), handles it and returns true
-// (m consumed); false for anything else, or when the port has no IPv6 address.
+// An IPv6 packet (at ip, len bytes): if it is for the port's own IPv6
+// address or any multicast group (Neighbor Discovery, ping, router chatter),
+// handles it and returns true (m consumed); false for anything else, or when
+// the port has no IPv6 address.
 bool receive_local_ipv6(WorkerContext& ctx, PortState& port, TxBuffer& tx, rte_mbuf* m, uint8_t* ip, size_t len);
 
 }  // namespace conc::dp

@@ -182,6 +182,8 @@ class ConfigTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(session_ipv6_prefix_unique);
     CPPUNIT_TEST(session_mtu_and_mss_clamp);
     CPPUNIT_TEST(session_not_reported_again_for_a_rejected_sa);
+    CPPUNIT_TEST(port_gateways_and_ipv6_address);
+    CPPUNIT_TEST(port_gateway_errors);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -206,12 +208,15 @@ public:
         CPPUNIT_ASSERT_EQUAL(std::string("0000:03:00.0"), dp.access.device);
         CPPUNIT_ASSERT_EQUAL(std::string("198.51.100.1"), format_ipv4(dp.access.address));
         CPPUNIT_ASSERT_EQUAL(uint8_t{24}, dp.access.prefix_length);
-        CPPUNIT_ASSERT((dp.access.gateway_mac == MacAddress{0x02, 0, 0, 0, 0, 0x01}));
+        CPPUNIT_ASSERT_EQUAL(std::string("198.51.100.254"), format_ipv4(dp.access.gateway));
+        CPPUNIT_ASSERT((dp.access.gateway_mac == MacAddress{}));
         CPPUNIT_ASSERT_EQUAL(uint16_t{1500}, dp.access.mtu);
         CPPUNIT_ASSERT_EQUAL(std::string("0000:03:00.1"), dp.core.device);
         CPPUNIT_ASSERT_EQUAL(std::string("10.0.0.1"), format_ipv4(dp.core.address));
         CPPUNIT_ASSERT_EQUAL(uint8_t{24}, dp.core.prefix_length);
-        CPPUNIT_ASSERT((dp.core.gateway_mac == MacAddress{0x02, 0, 0, 0, 0, 0x02}));
+        CPPUNIT_ASSERT_EQUAL(std::string("10.0.0.254"), format_ipv4(dp.core.gateway));
+        CPPUNIT_ASSERT_EQUAL(uint8_t{64}, dp.core.ipv6_prefix_length);
+        CPPUNIT_ASSERT_EQUAL(uint8_t{0xfe}, dp.core.gateway_ipv6[15]);
 
         CPPUNIT_ASSERT_EQUAL(uint32_t{1024}, c.ipsec.replay_window);
         CPPUNIT_ASSERT_EQUAL(size_t{2}, c.ipsec.static_sas.size());
@@ -584,6 +589,52 @@ public:
             "t.conf");
         ASSERT_LOADS(upper);
         CPPUNIT_ASSERT((upper.config->dataplane.access.gateway_mac == MacAddress{0xaa, 0xbb, 0x0c, 0xdd, 0xee, 0xff}));
+    }
+
+    void port_gateways_and_ipv6_address() {
+        auto r = load_string(
+            "dataplane: { workers = [1]; access: { device = \"a\"; address = \"198.51.100.1/24\"; gateway = "
+            "\"198.51.100.254\"; };\n"
+            "core: { device = \"b\"; address = \"10.0.0.1/24\"; gateway = \"10.0.0.254\"; ipv6_address = "
+            "\"2001:db8:ffff::1/64\"; gateway_ipv6 = \"fe80::1\"; }; };",
+            "t.conf");
+        ASSERT_LOADS(r);
+        const auto& dp = r.config->dataplane;
+        CPPUNIT_ASSERT_EQUAL(Ipv4Address{0xC63364FE}, dp.access.gateway);
+        CPPUNIT_ASSERT_EQUAL(Ipv4Address{0x0A0000FE}, dp.core.gateway);
+        CPPUNIT_ASSERT_EQUAL(uint8_t{64}, dp.core.ipv6_prefix_length);
+        CPPUNIT_ASSERT((dp.core.ipv6_address == std::array<uint8_t, 16>{0x20, 0x01, 0x0d, 0xb8, 0xff, 0xff, 0, 0, 0, 0,
+                                                                        0, 0, 0, 0, 0, 1}));
+        CPPUNIT_ASSERT((dp.core.gateway_ipv6 == std::array<uint8_t, 16>{0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                                                        0, 1}));
+        CPPUNIT_ASSERT_EQUAL(uint8_t{0}, dp.access.ipv6_prefix_length);
+        CPPUNIT_ASSERT((dp.access.gateway_mac == MacAddress{}));
+    }
+
+    void port_gateway_errors() {
+        auto r = load_string(
+            "dataplane: { workers = [1]; access: { device = \"a\"; address = \"198.51.100.1/24\";\n"
+            "gateway = \"198.51.101.1\"; };\n"
+            "core: { device = \"b\"; address = \"10.0.0.1/24\";\n"
+            "gateway = \"10.0.0.1\";\n"
+            "gateway_ipv6 = \"2001:db8::2\"; }; };",
+            "t.conf");
+        ASSERT_ERROR(r, "t.conf:2: dataplane.access.gateway: \"198.51.101.1\" is not on the port's subnet "
+                        "(dataplane.access.address)");
+        ASSERT_ERROR(r, "t.conf:4: dataplane.core.gateway: \"10.0.0.1\" is the port's own address");
+        ASSERT_ERROR(r, "t.conf:5: dataplane.core.gateway_ipv6: needs dataplane.core.ipv6_address (the source of our "
+                        "solicitations)");
+        auto bad = load_string(
+            "dataplane: { workers = [1]; access: { device = \"a\"; address = \"198.51.100.1/24\";\n"
+            "gateway = \"224.0.0.1\"; ipv6_address = \"2001:db8::1\"; };\n"
+            "core: { device = \"b\"; address = \"10.0.0.1/24\"; ipv6_address = \"ff02::1/64\";\n"
+            "gateway_ipv6 = \"ff02::2\"; }; };",
+            "t.conf");
+        ASSERT_ERROR(bad, "t.conf:2: dataplane.access.gateway: \"224.0.0.1\" is not a unicast IPv4 address");
+        ASSERT_ERROR(bad, "t.conf:2: dataplane.access.ipv6_address: \"2001:db8::1\" is not an IPv6 address/prefix "
+                          "length (2001:db8::1/64)");
+        ASSERT_ERROR(bad, "t.conf:3: dataplane.core.ipv6_address: \"ff02::1/64\" is not a unicast address");
+        ASSERT_ERROR(bad, "t.conf:4: dataplane.core.gateway_ipv6: \"ff02::2\" is not a unicast IPv6 address");
     }
 
     void descriptors_power_of_two() {
