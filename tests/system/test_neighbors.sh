@@ -125,7 +125,7 @@ for k, v in json.load(open(sys.argv[1]))["counters"].items(): print(k, v)' "$STA
     done
     return 1
 }
-counter() { awk -v k="$2" '$1 == k { print $2; found = 1 } END { if (!found) print -1 }' "$1"; }
+counter() { [ -f "$1" ] || { echo -1; return; }; awk -v k="$2" '$1 == k { print $2; found = 1 } END { if (!found) print -1 }' "$1"; }
 counters() { local f=$1 k; shift; for k; do printf '%s=%s ' "$k" "$(counter "$f" "$k")"; done; }
 
 # Worker 0 asks once a second; one answer from each kernel is enough.
