@@ -11,6 +11,7 @@
 #include <sanitizer/asan_interface.h>
 
 #include "common/proto/arp.h"
+#include "common/proto/nd.h"
 #include "tests/fuzz/fuzz_sas.h"
 #include "tests/support/ring_dataplane.h"
 
@@ -52,12 +53,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::memcpy(p, data + 1, len);
     // mbuf memory is DPDK's, not malloc's: poison the room around an access
     // frame ourselves so ASan reports any read before or past it. The access
-    // path only shrinks a frame, except that an ARP reply is built in place
-    // up to the Ethernet minimum frame size; the core path grows into the room.
+    // path only shrinks a frame, except that ARP and Neighbor Advertisement
+    // replies are built in place (60 and 86 bytes); the core path grows into the room.
     uint8_t* room = static_cast<uint8_t*>(m->buf_addr);
     const uint16_t room_len = m->buf_len;
     if (!to_core) {
-        const uint16_t writable = std::max<uint16_t>(len, proto::kEthernetMinFrameSize);
+        const uint16_t writable = std::max<uint16_t>(len, proto::kNdFrameSize);
         ASAN_POISON_MEMORY_REGION(room, m->data_off);
         ASAN_POISON_MEMORY_REGION(p + writable, room_len - m->data_off - writable);
     }

@@ -51,6 +51,13 @@ inline config::Config fuzz_config() {
         s.client_ipv6_prefix_length = 64;
         cfg.l2tp.static_sessions.push_back(s);
     }
+    // IPv6 addresses on both ports, so Neighbor Discovery, ping6 and Packet
+    // Too Big are reachable; the MACs stay fixed so frames get all the way out.
+    for (auto* port : {&cfg.dataplane.access, &cfg.dataplane.core}) {
+        port->ipv6_address = {0x20, 0x01, 0x0d, 0xb8, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+        port->ipv6_prefix_length = 64;
+    }
+    cfg.dataplane.core.ipv6_address[5] = 0xfe;
     return cfg;
 }
 

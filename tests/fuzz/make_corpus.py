@@ -5,7 +5,8 @@ so the fuzzer starts from packets that decrypt."""
 import os
 import sys
 
-from scapy.all import Ether, IP, UDP, Raw
+from scapy.all import Ether, IP, IPv6, UDP, Raw
+from scapy.layers.inet6 import ICMPv6EchoRequest, ICMPv6ND_NS, ICMPv6NDOptSrcLLAddr
 from scapy.layers.ipsec import ESP, SecurityAssociation
 
 here = os.path.dirname(os.path.abspath(__file__))
@@ -65,6 +66,15 @@ def main():
     write("fuzz_l2tp_ppp", "data-all-flags", bytes([0x4B, 0x02, 0x00, 0x14, 0, 100, 0, 200, 0, 5, 0, 6, 0, 3, 0, 0, 0, 0x21]) + ip[:2])
     write("fuzz_l2tp_ppp", "control", bytes([0xC8, 0x02, 0x00, 0x0C, 0, 9, 0, 0, 0, 0, 0, 0]))
     write("fuzz_access_frame", "core-ipv4-to-client", b"\x01" + bytes(eth / IP(src="10.0.0.5", dst="100.64.0.1") / UDP(sport=53, dport=5000) / Raw(b"y" * 40)))
+    # Neighbor Discovery and ping6 for the ports' IPv6 addresses (fuzz_sas.h), ARP from a stranger.
+    for port, flag, ours in (("access", b"\x00", "2001:db8:ffff::1"), ("core", b"\x01", "2001:db8:fffe::1")):
+        sol = "ff02::1:ff00:1"
+        write("fuzz_access_frame", port + "-neighbor-solicitation", flag + bytes(
+            Ether(dst="33:33:ff:00:00:01", src="02:00:00:00:01:01") / IPv6(src="2001:db8:ffff::5", dst=sol, hlim=255) /
+            ICMPv6ND_NS(tgt=ours) / ICMPv6NDOptSrcLLAddr(lladdr="02:00:00:00:01:01")))
+        write("fuzz_access_frame", port + "-ping6", flag + bytes(
+            Ether(dst="02:00:00:00:09:09", src="02:00:00:00:01:01") / IPv6(src="2001:db8:ffff::5", dst=ours) /
+            ICMPv6EchoRequest(id=1, seq=1, data=b"ping")))
     for i, t in enumerate([b"\x00" + b"A" * 30 + b"\x01\x11", b"\x01" + b"B" * 14 + b"\x00\x11", b"\x02" + b"C" * 5 + b"\x01\x02\x03\x03\x11"]):
         write("fuzz_esp_trailer", f"seed{i}", t)
     return 0
