@@ -9,6 +9,12 @@
 #   finish                  print "N passed, N failed" and exit 1 unless all
 #                           passed (and at least one did); a test may define
 #                           before_finish to report first
+#   stop_pid PID            SIGTERM a process the test started, SIGKILL if it
+#                           still runs 5 s later (nothing if PID is empty or gone)
+#   end_lab_run DP_PID LAB PREFIX WORK
+#                           an EXIT trap's work, each part skipped if empty:
+#                           stop_pid DP_PID, lab_down LAB (scripts/lab.sh), the
+#                           files of EAL --file-prefix PREFIX, the directory WORK
 passed=0
 failed=0
 pass() { echo "PASS $*"; passed=$((passed + 1)); }
@@ -35,4 +41,18 @@ run_checks() {
         echo "  ($name exited with status $rc)"
         [ "$failed" -gt "$before" ] || fail "$name: exited with status $rc"
     fi
+}
+stop_pid() {
+    local pid=$1
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
+    kill -TERM "$pid" 2>/dev/null
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null
+}
+end_lab_run() {
+    stop_pid "$1"
+    [ -n "$2" ] && lab_down "$2"
+    # Hugepage-backed EAL memory outlives the processes as files.
+    [ -n "$3" ] && rm -rf /dev/hugepages/"$3"map_* /var/run/dpdk/"$3"
+    [ -n "$4" ] && rm -rf "$4"
 }

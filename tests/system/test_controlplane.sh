@@ -32,21 +32,10 @@ source "$ROOT/scripts/lab.sh"
 source "$HERE/checks.sh"
 
 DP_PID='' LAB_UP='' WORK='' PREFIX=''
-stop_pid() {
-    local pid=$1
-    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-    kill -TERM "$pid" 2>/dev/null
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null
-}
 # shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
     [ -n "$WORK" ] && [ -f "$WORK/cp.pid" ] && stop_pid "$(cat "$WORK/cp.pid")"
-    stop_pid "$DP_PID"
-    [ -n "$LAB_UP" ] && lab_down "$LAB_UP"
-    # Hugepage-backed EAL memory outlives the processes as files.
-    [ -n "$PREFIX" ] && rm -rf /dev/hugepages/"$PREFIX"map_* /var/run/dpdk/"$PREFIX"
-    [ -n "$WORK" ] && rm -rf "$WORK"
+    end_lab_run "$DP_PID" "$LAB_UP" "$PREFIX" "$WORK"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
