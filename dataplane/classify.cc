@@ -45,8 +45,9 @@ AccessClass classify_frame(WorkerContext& ctx, rte_mbuf* m, uint16_t& esp_offset
                     len - proto::kEthernetHeaderSize);
         return AccessClass::Consumed;
     }
-    if (ether_type == proto::kEtherTypeIpv6) {
+    if (ether_type == proto::kEtherTypeIpv6 && ctx.dp->access.has_ipv6_address()) {
         // Clients reach us over IPv4; IPv6 here is Neighbor Discovery and ping for our address.
+        // Without an IPv6 address the port is IPv4 only: IPv6 counts as non-IP below.
         proto::Ipv6Header h;
         uint8_t* ip = const_cast<uint8_t*>(frame) + proto::kEthernetHeaderSize;
         if (proto::parse_ipv6(ip, len - proto::kEthernetHeaderSize, h) != proto::Ipv6Error::Ok) {

@@ -67,8 +67,7 @@ void receive_local_ipv4(WorkerContext& ctx, const PortState& port, TxBuffer& tx,
 }
 
 bool receive_local_ipv6(WorkerContext& ctx, PortState& port, TxBuffer& tx, rte_mbuf* m, uint8_t* ip, size_t len) {
-    static constexpr uint8_t kNone[16] = {};
-    if (std::memcmp(port.ipv6_address, kNone, 16) == 0 || len < proto::kIpv6HeaderSize) return false;
+    if (!port.has_ipv6_address() || len < proto::kIpv6HeaderSize) return false;
     // Multicast is never forwarded to clients: ND for us or others, router
     // advertisements, MLD all stop here.
     const uint8_t* destination = ip + 24;

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include <intel-ipsec-mb.h>
@@ -34,6 +35,11 @@ struct PortState {
     NextHop gateway;   // where IPv4 leaves this port
     NextHop gateway6;  // where IPv6 leaves it
     bool started = false;
+
+    bool has_ipv6_address() const {
+        static constexpr uint8_t kNone[16] = {};
+        return std::memcmp(ipv6_address, kNone, 16) != 0;
+    }
 };
 
 struct Dataplane {

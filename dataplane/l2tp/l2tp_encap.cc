@@ -79,8 +79,7 @@ bool send_too_big(WorkerContext& ctx, const CorePacket& p, uint16_t mtu) {
     size_t len;
     if (p.ipv6) {
         // ICMPv6 errors need a source address of ours (RFC 4443 2.2).
-        static constexpr uint8_t kNone[16] = {};
-        if (std::memcmp(ctx.dp->core.ipv6_address, kNone, 16) == 0) len = 0;
+        if (!ctx.dp->core.has_ipv6_address()) len = 0;
         else
             len = proto::build_icmpv6_packet_too_big(out + proto::kEthernetHeaderSize,
                                                      room - proto::kEthernetHeaderSize, p.ip, p.ip_len,

@@ -1321,7 +1321,7 @@ def bad_udp_length(lab, pair, seqs):
 
 
 def non_ip(lab, pair, seqs):
-    """An IPv6 frame (the access port speaks IPv4 only for now)."""
+    """An IPv6 frame: the lab's access port has no ipv6_address, so it speaks IPv4 only."""
     ip6 = bytes([0x60, 0, 0, 0, 0, 8, 17, 64]) + b"\x20\x01\x0d\xb8" + b"\0" * 11 + b"\x01" + \
         b"\x20\x01\x0d\xb8" + b"\0" * 11 + b"\x02" + struct.pack("!HHHH", 4500, 4500, 8, 0)
     return [mac_bytes(lab["dpacc_mac"]) + mac_bytes(lab["cl_mac"]) + b"\x86\xdd" + ip6]
