@@ -29,21 +29,15 @@ bool send_ike(WorkerContext& ctx, rte_mbuf* m, const shm::InjectHeader& h) {
         m, static_cast<uint16_t>(proto::kEthernetHeaderSize + proto::kIpv4MinHeaderSize + proto::kUdpHeaderSize +
                                  marker)));
     if (!frame || proto::kIpv4MinHeaderSize + udp_len > ctx.dp->config->dataplane.access.mtu) return false;
-    uint8_t gateway_mac[6];
-    if (!access.gateway.get(gateway_mac)) {  // a good intent, at a bad time: counted like forwarded traffic
-        ++ctx.counters.tx_no_neighbor_drops;
-        rte_pktmbuf_free(m);
-        return true;
-    }
     uint8_t* ip = frame + proto::kEthernetHeaderSize;
     uint8_t* udp = ip + proto::kIpv4MinHeaderSize;
-    proto::write_ethernet_header(frame, gateway_mac, access.mac, proto::kEtherTypeIpv4);
     proto::write_ipv4_header(ip, access.address, h.peer_address, proto::kIpProtoUdp,
                              static_cast<uint16_t>(proto::kIpv4MinHeaderSize + udp_len), kIkeTtl,
                              ctx.ip_identification++, 0);
     proto::write_udp_header(udp, h.local_port, rte_be_to_cpu_16(h.peer_port), udp_len);
     if (natt) std::memset(udp + proto::kUdpHeaderSize, 0, proto::kNonEspMarkerSize);
-    ctx.access_tx.add(m);
+    // A good intent even while the gateway is unknown: then counted like forwarded traffic.
+    send_to_gateway(ctx, access, ctx.access_tx, m, proto::kEtherTypeIpv4);
     return true;
 }
 

@@ -10,18 +10,6 @@
 
 namespace conc::dp {
 
-namespace {
-
-// Replaces m's contents with the frame build(out, cap) writes, from its start.
-template <typename Build>
-bool rebuild(rte_mbuf* m, size_t len, Build&& build) {
-    rte_pktmbuf_reset(m);
-    uint8_t* out = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, static_cast<uint16_t>(len)));
-    return out && build(out, len) == len;
-}
-
-}  // namespace
-
 void receive_arp(WorkerContext& ctx, PortState& port, TxBuffer& tx, rte_mbuf* m, const uint8_t* arp, size_t len) {
     proto::ArpPacket packet;
     if (proto::parse_arp(arp, len, packet) != proto::ArpError::Ok) {
@@ -37,7 +25,7 @@ void receive_arp(WorkerContext& ctx, PortState& port, TxBuffer& tx, rte_mbuf* m,
         return;
     }
     // The reply is built into the request's own mbuf (60 bytes, from its start).
-    if (!rebuild(m, proto::kEthernetMinFrameSize, [&](uint8_t* out, size_t cap) {
+    if (!write_frame(m, proto::kEthernetMinFrameSize, [&](uint8_t* out, size_t cap) {
             return proto::build_arp_reply(out, cap, packet, port.mac);
         })) {
         ++ctx.counters.rx_arp_ignored;
@@ -84,7 +72,7 @@ bool receive_local_ipv6(WorkerContext& ctx, PortState& port, TxBuffer& tx, rte_m
             // RFC 4861 7.2.3: the solicitor's link-layer address is worth keeping.
             if (ns.has_source_link_layer_address) learn_ipv6_neighbor(ctx, port, ns.source, ns.source_link_layer_address);
             if (std::memcmp(ns.target, port.ipv6_address, 16) == 0 &&
-                rebuild(m, proto::kNdFrameSize, [&](uint8_t* out, size_t cap) {
+                write_frame(m, proto::kNdFrameSize, [&](uint8_t* out, size_t cap) {
                     return proto::build_neighbor_advertisement(out, cap, ns, port.mac, frame_source);
                 })) {
                 ++ctx.counters.nd_advertisements;

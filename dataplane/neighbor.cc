@@ -24,13 +24,12 @@ bool due(const NextHop& hop, uint64_t now) {
     return now - hop.confirmed_tsc.load(std::memory_order_relaxed) > kNeighborRefreshSeconds * rte_get_tsc_hz();
 }
 
-// Builds one request frame with build(out, cap) into a fresh mbuf for tx.
+// Builds one len-byte request frame with build(out, len) into a fresh mbuf for tx.
 template <typename Build>
-unsigned send_request(WorkerContext& ctx, TxBuffer& tx, uint64_t& counter, Build&& build) {
+unsigned send_request(WorkerContext& ctx, TxBuffer& tx, uint64_t& counter, size_t len, Build&& build) {
     rte_mbuf* m = rte_pktmbuf_alloc(ctx.dp->pool);
     if (!m) return 0;
-    const size_t len = build(rte_pktmbuf_mtod(m, uint8_t*), rte_pktmbuf_tailroom(m));
-    if (len == 0 || !rte_pktmbuf_append(m, static_cast<uint16_t>(len))) {
+    if (!write_frame(m, len, build)) {
         rte_pktmbuf_free(m);
         return 0;
     }
@@ -42,11 +41,11 @@ unsigned send_request(WorkerContext& ctx, TxBuffer& tx, uint64_t& counter, Build
 unsigned solicit(WorkerContext& ctx, PortState& port, TxBuffer& tx, uint64_t now) {
     unsigned sent = 0;
     if (due(port.gateway, now))
-        sent += send_request(ctx, tx, ctx.counters.arp_requests_sent, [&](uint8_t* out, size_t cap) {
+        sent += send_request(ctx, tx, ctx.counters.arp_requests_sent, proto::kEthernetMinFrameSize, [&](uint8_t* out, size_t cap) {
             return proto::build_arp_request(out, cap, port.mac, port.address, port.gateway.ipv4);
         });
     if (due(port.gateway6, now))
-        sent += send_request(ctx, tx, ctx.counters.nd_solicitations_sent, [&](uint8_t* out, size_t cap) {
+        sent += send_request(ctx, tx, ctx.counters.nd_solicitations_sent, proto::kNdFrameSize, [&](uint8_t* out, size_t cap) {
             return proto::build_neighbor_solicitation(out, cap, port.mac, port.ipv6_address, port.gateway6.ipv6);
         });
     return sent;

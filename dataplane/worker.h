@@ -75,6 +75,15 @@ private:
     uint64_t overflow_ = 0;
 };
 
+// Makes m hold exactly the len-byte frame build(out, len) writes, from the
+// start of its buffer (replies built into the request's mbuf, requests into a new one).
+template <typename Build>
+bool write_frame(rte_mbuf* m, size_t len, Build&& build) {
+    rte_pktmbuf_reset(m);
+    uint8_t* out = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, static_cast<uint16_t>(len)));
+    return out && build(out, len) == len;
+}
+
 // Unpredictable IVs for CBC (RFC 3602 2.4), drawn from OpenSSL's DRBG a few
 // kilobytes at a time so the per-packet cost is a copy.
 class IvPool {

@@ -69,9 +69,8 @@ void complete_decrypt(WorkerContext& ctx, const IMB_JOB* job) {
 bool owned_here(const WorkerContext& ctx, SecurityAssociation& sa, uint16_t& owner) {
     owner = sa.owner.load(std::memory_order_relaxed);
     if (owner == ctx.queue) return true;
-    if (owner == kNoOwner && sa.owner.compare_exchange_strong(owner, ctx.queue, std::memory_order_relaxed))
-        return true;
-    return owner == ctx.queue;
+    // A failed claim leaves the winner in owner.
+    return owner == kNoOwner && sa.owner.compare_exchange_strong(owner, ctx.queue, std::memory_order_relaxed);
 }
 
 // The owner finds the SA again by SPI: the mbuf carries only where ESP
