@@ -77,17 +77,13 @@ public:
         check_arp_reply(lab.access_out()[0], kAccessAddress);
         CPPUNIT_ASSERT_EQUAL(size_t{0}, lab.core_out().size());
 
-        std::vector<std::vector<uint8_t>> core_frames = {arp_request(0x0A000002, kCoreAddress)};
         // downstream() takes IP packets; inject the ARP frame through the ring directly.
-        rte_mbuf* m = rte_pktmbuf_alloc(lab.ring().pool());
-        std::memcpy(rte_pktmbuf_append(m, 60), core_frames[0].data(), 60);
+        rte_mbuf* m = mbuf_from(lab.ring().pool(), arp_request(0x0A000002, kCoreAddress));
         lab.ring().inject_core(&m, 1);
         lab.ring().poll_until_idle();
-        rte_mbuf* out[4];
-        CPPUNIT_ASSERT_EQUAL(1u, lab.ring().drain_core(out, 4));
-        const uint8_t* p = rte_pktmbuf_mtod(out[0], const uint8_t*);
-        check_arp_reply(std::vector<uint8_t>(p, p + rte_pktmbuf_data_len(out[0])), kCoreAddress);
-        rte_pktmbuf_free(out[0]);
+        const auto out = lab.ring().take_core();
+        CPPUNIT_ASSERT_EQUAL(size_t{1}, out.size());
+        check_arp_reply(out[0], kCoreAddress);
         CPPUNIT_ASSERT_EQUAL(uint64_t{2}, lab.counters().arp_replies);
         CPPUNIT_ASSERT_EQUAL(uint64_t{1}, lab.counters().rx_arp_ignored);
     }

@@ -10,7 +10,6 @@
 #include <chrono>
 #include <cstring>
 #include <set>
-#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -24,40 +23,14 @@ using namespace conc::test;
 
 namespace {
 
-rte_mbuf* mbuf_of(rte_mempool* pool, const std::vector<uint8_t>& bytes) {
-    rte_mbuf* m = rte_pktmbuf_alloc(pool);
-    void* room = m ? rte_pktmbuf_append(m, static_cast<uint16_t>(bytes.size())) : nullptr;
-    if (!room) throw std::length_error("test frame does not fit one mbuf");
-    std::memcpy(room, bytes.data(), bytes.size());
-    return m;
-}
-
-std::vector<uint8_t> core_frame(const std::vector<uint8_t>& ip) {
-    const uint8_t dp_mac[6] = {0x02, 0, 0, 0, 9, 9}, host_mac[6] = {0x02, 0, 0, 0, 2, 1};
-    std::vector<uint8_t> f(14);
-    proto::write_ethernet_header(f.data(), dp_mac, host_mac, proto::kEtherTypeIpv4);
-    f.insert(f.end(), ip.begin(), ip.end());
-    return f;
-}
-
 struct Drained {
     std::vector<std::vector<uint8_t>> core, access;
 };
 
+// Adds what left the ports since the last call.
 void drain(RingDataplane& r, Drained& out) {
-    rte_mbuf* m[64];
-    for (unsigned n; (n = r.drain_core(m, 64)) > 0;)
-        for (unsigned i = 0; i < n; ++i) {
-            const uint8_t* p = rte_pktmbuf_mtod(m[i], const uint8_t*);
-            out.core.emplace_back(p, p + rte_pktmbuf_data_len(m[i]));
-            rte_pktmbuf_free(m[i]);
-        }
-    for (unsigned n; (n = r.drain_access(m, 64)) > 0;)
-        for (unsigned i = 0; i < n; ++i) {
-            const uint8_t* p = rte_pktmbuf_mtod(m[i], const uint8_t*);
-            out.access.emplace_back(p, p + rte_pktmbuf_data_len(m[i]));
-            rte_pktmbuf_free(m[i]);
-        }
+    for (auto& f : r.take_core()) out.core.push_back(std::move(f));
+    for (auto& f : r.take_access()) out.access.push_back(std::move(f));
 }
 
 void start_two_workers(ClientLab& lab, uint32_t replay_window) {
@@ -108,8 +81,8 @@ public:
         start_two_workers(lab, 1024);
         RingDataplane& r = lab.ring();
         const auto frame = lab.client(0).upstream_bytes(ipv4_udp(kClientAddress, kCoreHost, 1, 2, {}), proto::kPppIpv4);
-        rte_mbuf* a = mbuf_of(r.pool(), frame);
-        rte_mbuf* b = mbuf_of(r.pool(), frame);
+        rte_mbuf* a = mbuf_from(r.pool(), frame);
+        rte_mbuf* b = mbuf_from(r.pool(), frame);
         r.inject_access(&a, 1, 0);
         r.inject_access(&b, 1, 1);
         r.poll_until_idle(0);
@@ -136,7 +109,7 @@ public:
             std::vector<uint8_t> payload(8 + i % 200, static_cast<uint8_t>(i));
             up.push_back(lab.client(0).upstream_bytes(ipv4_udp(kClientAddress, kCoreHost, 1, 2, payload),
                                                       proto::kPppIpv4));
-            down.push_back(core_frame(ipv4_udp(kCoreHost, kClientAddress, static_cast<uint16_t>(1000 + i), 1, payload)));
+            down.push_back(frame_from_core_host(ipv4_udp(kCoreHost, kClientAddress, static_cast<uint16_t>(1000 + i), 1, payload)));
         }
         std::atomic<bool> stop{false};
         std::vector<std::thread> threads;
@@ -151,8 +124,8 @@ public:
                std::chrono::steady_clock::now() < deadline) {
             if (fed < kPackets) {
                 for (unsigned i = fed; i < fed + kChunk; ++i) {
-                    rte_mbuf* u = mbuf_of(r.pool(), up[i]);
-                    rte_mbuf* d = mbuf_of(r.pool(), down[i]);
+                    rte_mbuf* u = mbuf_from(r.pool(), up[i]);
+                    rte_mbuf* d = mbuf_from(r.pool(), down[i]);
                     while (r.inject_access(&u, 1, i % 2) != 1) std::this_thread::yield();
                     while (r.inject_core(&d, 1, (i / 2) % 2) != 1) std::this_thread::yield();
                 }

@@ -66,25 +66,14 @@ std::vector<uint8_t> arp(uint16_t operation, const uint8_t sender_mac[6], uint32
 // wrap IP packets, these are ARP and ND.
 void inject(ClientLab& lab, const Frames& frames, bool core) {
     for (const auto& f : frames) {
-        rte_mbuf* m = rte_pktmbuf_alloc(lab.ring().pool());
-        std::memcpy(rte_pktmbuf_append(m, static_cast<uint16_t>(f.size())), f.data(), f.size());
+        rte_mbuf* m = mbuf_from(lab.ring().pool(), f);
         if (core) lab.ring().inject_core(&m, 1);
         else lab.ring().inject_access(&m, 1);
     }
     lab.ring().poll_until_idle();
 }
 
-Frames drain(ClientLab& lab, bool core) {
-    Frames out;
-    rte_mbuf* m[16];
-    for (unsigned n; (n = core ? lab.ring().drain_core(m, 16) : lab.ring().drain_access(m, 16)) > 0;)
-        for (unsigned i = 0; i < n; ++i) {
-            const uint8_t* p = rte_pktmbuf_mtod(m[i], const uint8_t*);
-            out.emplace_back(p, p + rte_pktmbuf_data_len(m[i]));
-            rte_pktmbuf_free(m[i]);
-        }
-    return out;
-}
+Frames drain(ClientLab& lab, bool core) { return core ? lab.ring().take_core() : lab.ring().take_access(); }
 
 Frames of_type(const Frames& frames, uint16_t ether_type) {
     Frames out;

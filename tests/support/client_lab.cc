@@ -1,7 +1,6 @@
 #include "tests/support/client_lab.h"
 
 #include <cstring>
-#include <stdexcept>
 
 #include "common/proto/ipv4.h"
 
@@ -52,32 +51,13 @@ void ClientLab::client_ipv6(unsigned i, uint8_t out[16]) const {
 
 void ClientLab::run(const std::vector<std::vector<uint8_t>>& frames, bool to_access) {
     std::vector<rte_mbuf*> in;
-    for (const auto& f : frames) {
-        rte_mbuf* m = rte_pktmbuf_alloc(ring_.pool());
-        void* room = m ? rte_pktmbuf_append(m, static_cast<uint16_t>(f.size())) : nullptr;
-        if (!room) throw std::length_error("test frame does not fit one mbuf");
-        std::memcpy(room, f.data(), f.size());
-        in.push_back(m);
-    }
+    for (const auto& f : frames) in.push_back(mbuf_from(ring_.pool(), f));
     const unsigned queued = to_access ? ring_.inject_access(in.data(), static_cast<unsigned>(in.size()))
                                       : ring_.inject_core(in.data(), static_cast<unsigned>(in.size()));
     for (size_t i = queued; i < in.size(); ++i) rte_pktmbuf_free(in[i]);
     ring_.poll_until_idle();
-    core_out_.clear();
-    access_out_.clear();
-    rte_mbuf* m[64];
-    for (unsigned n; (n = ring_.drain_core(m, 64)) > 0;)
-        for (unsigned i = 0; i < n; ++i) {
-            const uint8_t* p = rte_pktmbuf_mtod(m[i], const uint8_t*);
-            core_out_.emplace_back(p, p + rte_pktmbuf_data_len(m[i]));
-            rte_pktmbuf_free(m[i]);
-        }
-    for (unsigned n; (n = ring_.drain_access(m, 64)) > 0;)
-        for (unsigned i = 0; i < n; ++i) {
-            const uint8_t* p = rte_pktmbuf_mtod(m[i], const uint8_t*);
-            access_out_.emplace_back(p, p + rte_pktmbuf_data_len(m[i]));
-            rte_pktmbuf_free(m[i]);
-        }
+    core_out_ = ring_.take_core();
+    access_out_ = ring_.take_access();
 }
 
 std::vector<std::vector<uint8_t>> ClientLab::upstream(const std::vector<std::vector<uint8_t>>& frames) {
@@ -85,16 +65,18 @@ std::vector<std::vector<uint8_t>> ClientLab::upstream(const std::vector<std::vec
     return core_out_;
 }
 
+std::vector<uint8_t> frame_from_core_host(const std::vector<uint8_t>& ip) {
+    const uint8_t dp_mac[6] = {0x02, 0, 0, 0, 9, 9}, host_mac[6] = {0x02, 0, 0, 0, 2, 1};
+    std::vector<uint8_t> f(14);
+    proto::write_ethernet_header(f.data(), dp_mac, host_mac,
+                                 (ip[0] >> 4) == 6 ? proto::kEtherTypeIpv6 : proto::kEtherTypeIpv4);
+    f.insert(f.end(), ip.begin(), ip.end());
+    return f;
+}
+
 std::vector<std::vector<uint8_t>> ClientLab::downstream(const std::vector<std::vector<uint8_t>>& ip_packets) {
     std::vector<std::vector<uint8_t>> frames;
-    const uint8_t dp_mac[6] = {0x02, 0, 0, 0, 9, 9}, host_mac[6] = {0x02, 0, 0, 0, 2, 1};
-    for (const auto& ip : ip_packets) {
-        std::vector<uint8_t> f(14);
-        proto::write_ethernet_header(f.data(), dp_mac, host_mac,
-                                     (ip[0] >> 4) == 6 ? proto::kEtherTypeIpv6 : proto::kEtherTypeIpv4);
-        f.insert(f.end(), ip.begin(), ip.end());
-        frames.push_back(std::move(f));
-    }
+    for (const auto& ip : ip_packets) frames.push_back(frame_from_core_host(ip));
     run(frames, false);
     return access_out_;
 }

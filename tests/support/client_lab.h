@@ -30,6 +30,10 @@ struct ClientSpec {
     bool sequencing = false;
 };
 
+// An IP packet as the core host sends it to the data plane (02:00:00:00:02:01
+// to 02:00:00:00:09:09).
+std::vector<uint8_t> frame_from_core_host(const std::vector<uint8_t>& ip);
+
 class ClientLab {
 public:
     // Adds a client to the configuration; call before start().

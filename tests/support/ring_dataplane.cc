@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <cstring>
+#include <stdexcept>
 
 #include <rte_eal.h>
 #include <rte_eth_ring.h>
@@ -87,6 +88,29 @@ dp::WorkerCounters RingDataplane::counters() const {
     dp::WorkerCounters total;
     for (const auto& w : workers_) total += w.counters;
     return total;
+}
+
+std::vector<std::vector<uint8_t>> RingDataplane::take(const std::vector<rte_ring*>& rings) {
+    std::vector<std::vector<uint8_t>> frames;
+    rte_mbuf* m[64];
+    for (unsigned n; (n = drain(rings, m, 64)) > 0;)
+        for (unsigned i = 0; i < n; ++i) {
+            const uint8_t* p = rte_pktmbuf_mtod(m[i], const uint8_t*);
+            frames.emplace_back(p, p + rte_pktmbuf_data_len(m[i]));
+            rte_pktmbuf_free(m[i]);
+        }
+    return frames;
+}
+
+rte_mbuf* mbuf_from(rte_mempool* pool, const std::vector<uint8_t>& frame) {
+    rte_mbuf* m = rte_pktmbuf_alloc(pool);
+    void* room = m ? rte_pktmbuf_append(m, static_cast<uint16_t>(frame.size())) : nullptr;
+    if (!room) {
+        if (m) rte_pktmbuf_free(m);
+        throw std::length_error("test frame does not fit one mbuf");
+    }
+    std::memcpy(room, frame.data(), frame.size());
+    return m;
 }
 
 rte_mbuf* build_udp_frame(rte_mempool* pool, const uint8_t dst_mac[6], const uint8_t src_mac[6], uint32_t src,

@@ -37,6 +37,9 @@ public:
     }
     unsigned drain_access(rte_mbuf** out, unsigned max) { return drain(access_tx_, out, max); }
     unsigned drain_core(rte_mbuf** out, unsigned max) { return drain(core_tx_, out, max); }
+    // The same, as bytes: every frame waiting on the port, the mbufs freed.
+    std::vector<std::vector<uint8_t>> take_access() { return take(access_tx_); }
+    std::vector<std::vector<uint8_t>> take_core() { return take(core_tx_); }
 
     // Runs worker 0's loop body once (single-threaded tests).
     void poll() { dp::worker_poll_once(workers_[0]); }
@@ -59,6 +62,7 @@ private:
             if (unsigned n = rte_ring_dequeue_burst(r, reinterpret_cast<void**>(out), max, nullptr)) return n;
         return 0;
     }
+    static std::vector<std::vector<uint8_t>> take(const std::vector<rte_ring*>& rings);
 
     config::Config cfg_;
     dp::Dataplane dp_;
@@ -66,6 +70,9 @@ private:
     std::vector<rte_ring*> access_rx_, access_tx_, core_rx_, core_tx_;
     bool running_ = false;
 };
+
+// A frame in a new mbuf from pool; throws std::length_error if it does not fit one.
+rte_mbuf* mbuf_from(rte_mempool* pool, const std::vector<uint8_t>& frame);
 
 // Builds Ether/IPv4/UDP frames in mbufs (addresses in host order as in config).
 rte_mbuf* build_udp_frame(rte_mempool* pool, const uint8_t dst_mac[6], const uint8_t src_mac[6], uint32_t src,
