@@ -26,7 +26,7 @@
 
 namespace conc::shm {
 
-inline constexpr uint32_t kContractVersion = 3;
+inline constexpr uint32_t kContractVersion = 4;
 inline constexpr uint64_t kStateMagic = 0x434f4e435f535431ull;  // "CONC_ST1"
 
 // Object names. One data plane per EAL --file-prefix; tests that run several

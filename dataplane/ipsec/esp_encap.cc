@@ -38,7 +38,7 @@ void esp_encap(WorkerContext& ctx, EspEncapBatch& batch) {
     const bool gateway_known = access.gateway.get(gateway_mac);
     const SecurityAssociation* previous = nullptr;
     for (uint16_t i = 0; i < batch.count; ++i)
-        prefetch_security_association(batch.sa[i], previous);
+        prefetch_security_association(batch.sa[i], rte_pktmbuf_data_len(batch.mbuf[i]), previous);
 
     unsigned inflight = 0;
     for (uint16_t i = 0; i < batch.count; ++i) {

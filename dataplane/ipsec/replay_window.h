@@ -22,10 +22,16 @@ public:
         return n;
     }
 
-    void init(uint64_t* bitmap, uint32_t window_bits) {
+    // Bitmap words an SA holds inline: windows up to 1984 bits use them.
+    static constexpr uint32_t kInlineWords = 32;
+
+    void init(uint64_t* bitmap, uint32_t window_bits) { init(bitmap, window_bits, words(window_bits)); }
+    // A bitmap larger than the window needs works the same: bitmap_words is a
+    // power of two of at least words(window_bits).
+    void init(uint64_t* bitmap, uint32_t window_bits, uint32_t bitmap_words) {
         bitmap_ = bitmap;
         window_bits_ = window_bits;
-        index_mask_ = window_bits ? words(window_bits) * 64 - 1 : 0;
+        index_mask_ = window_bits ? bitmap_words * 64 - 1 : 0;
         highest_ = 0;
     }
     bool enabled() const { return window_bits_ != 0; }

@@ -13,7 +13,7 @@ using proto::EspIntegrity;
 
 // HMAC (RFC 2104) with the inner and outer hash states precomputed once per SA:
 // IPsec-MB continues from them for every packet.
-void precompute_hmac(IMB_MGR* mgr, EspIntegrity integrity, const std::vector<uint8_t>& key, SecurityAssociation& sa) {
+void precompute_hmac(IMB_MGR* mgr, EspIntegrity integrity, const std::vector<uint8_t>& key, SaKeys& keys) {
     const auto info = proto::integrity_info(integrity);
     uint8_t ipad[128], opad[128];
     std::memset(ipad, 0x36, sizeof ipad);
@@ -24,21 +24,21 @@ void precompute_hmac(IMB_MGR* mgr, EspIntegrity integrity, const std::vector<uin
     }
     switch (integrity) {
         case EspIntegrity::HmacSha1_96:
-            IMB_SHA1_ONE_BLOCK(mgr, ipad, sa.hmac_ipad);
-            IMB_SHA1_ONE_BLOCK(mgr, opad, sa.hmac_opad);
+            IMB_SHA1_ONE_BLOCK(mgr, ipad, keys.block.hmac_ipad);
+            IMB_SHA1_ONE_BLOCK(mgr, opad, keys.block.hmac_opad);
             break;
         case EspIntegrity::HmacSha256_128:
         case EspIntegrity::HmacSha256_96:
-            IMB_SHA256_ONE_BLOCK(mgr, ipad, sa.hmac_ipad);
-            IMB_SHA256_ONE_BLOCK(mgr, opad, sa.hmac_opad);
+            IMB_SHA256_ONE_BLOCK(mgr, ipad, keys.block.hmac_ipad);
+            IMB_SHA256_ONE_BLOCK(mgr, opad, keys.block.hmac_opad);
             break;
         case EspIntegrity::HmacSha384_192:
-            IMB_SHA384_ONE_BLOCK(mgr, ipad, sa.hmac_ipad);
-            IMB_SHA384_ONE_BLOCK(mgr, opad, sa.hmac_opad);
+            IMB_SHA384_ONE_BLOCK(mgr, ipad, keys.block.hmac_ipad);
+            IMB_SHA384_ONE_BLOCK(mgr, opad, keys.block.hmac_opad);
             break;
         case EspIntegrity::HmacSha512_256:
-            IMB_SHA512_ONE_BLOCK(mgr, ipad, sa.hmac_ipad);
-            IMB_SHA512_ONE_BLOCK(mgr, opad, sa.hmac_opad);
+            IMB_SHA512_ONE_BLOCK(mgr, ipad, keys.block.hmac_ipad);
+            IMB_SHA512_ONE_BLOCK(mgr, opad, keys.block.hmac_opad);
             break;
         case EspIntegrity::None:
             break;
@@ -104,6 +104,8 @@ bool key_security_association(IMB_MGR* mgr, const config::StaticSa& spec, uint32
     std::strncpy(sa.name, spec.name.c_str(), sizeof sa.name - 1);
 
     const uint8_t* key = spec.cipher_key.data();
+    const bool inbound = spec.direction == config::SaDirection::Inbound;
+    alignas(16) uint8_t unused_schedule[240];
     switch (spec.cipher) {
         case EspCipher::AesGcm128:
             sa.cipher_mode = IMB_CIPHER_GCM;
@@ -118,24 +120,27 @@ bool key_security_association(IMB_MGR* mgr, const config::StaticSa& spec, uint32
         case EspCipher::AesCbc128:
             sa.cipher_mode = IMB_CIPHER_CBC;
             sa.cipher_key_bytes = 16;
-            IMB_AES_KEYEXP_128(mgr, key, sa.keys.aes.encrypt, sa.keys.aes.decrypt);
+            IMB_AES_KEYEXP_128(mgr, key, inbound ? unused_schedule : sa.keys.block.cipher.aes,
+                              inbound ? sa.keys.block.cipher.aes : unused_schedule);
             break;
         case EspCipher::AesCbc192:
             sa.cipher_mode = IMB_CIPHER_CBC;
             sa.cipher_key_bytes = 24;
-            IMB_AES_KEYEXP_192(mgr, key, sa.keys.aes.encrypt, sa.keys.aes.decrypt);
+            IMB_AES_KEYEXP_192(mgr, key, inbound ? unused_schedule : sa.keys.block.cipher.aes,
+                              inbound ? sa.keys.block.cipher.aes : unused_schedule);
             break;
         case EspCipher::AesCbc256:
             sa.cipher_mode = IMB_CIPHER_CBC;
             sa.cipher_key_bytes = 32;
-            IMB_AES_KEYEXP_256(mgr, key, sa.keys.aes.encrypt, sa.keys.aes.decrypt);
+            IMB_AES_KEYEXP_256(mgr, key, inbound ? unused_schedule : sa.keys.block.cipher.aes,
+                              inbound ? sa.keys.block.cipher.aes : unused_schedule);
             break;
         case EspCipher::TripleDesCbc:
             sa.cipher_mode = IMB_CIPHER_DES3;
             sa.cipher_key_bytes = 24;
             for (int i = 0; i < 3; ++i) {
-                des_key_schedule(sa.keys.des3.schedule[i], key + 8 * i);
-                sa.keys.des3.schedule_pointers[i] = sa.keys.des3.schedule[i];
+                des_key_schedule(sa.keys.block.cipher.des3.schedule[i], key + 8 * i);
+                sa.keys.block.cipher.des3.schedule_pointers[i] = sa.keys.block.cipher.des3.schedule[i];
             }
             break;
     }
@@ -144,7 +149,7 @@ bool key_security_association(IMB_MGR* mgr, const config::StaticSa& spec, uint32
         sa.hash_alg = IMB_AUTH_AES_GMAC;
     } else {
         sa.hash_alg = hash_algorithm(spec.integrity);
-        precompute_hmac(mgr, spec.integrity, spec.integrity_key, sa);
+        precompute_hmac(mgr, spec.integrity, spec.integrity_key, sa.keys);
     }
     sa.next_sequence.store(spec.first_sequence, std::memory_order_relaxed);
     sa.in_use = true;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 
 #include <intel-ipsec-mb.h>
@@ -29,9 +30,40 @@ inline void add_shared_counter(uint64_t& counter, uint64_t value) {
 }
 
 inline constexpr uint16_t kNoOwner = 0xFFFF;
+inline constexpr uint32_t kNoSessionHint = 0xFFFFFFFF;
+
+// Key material in IPsec-MB's formats, laid out so that what a short packet
+// needs sits at the two ends of 1 KB: round keys at the start; at the end
+// GCM's low hash-key powers (IPsec-MB keeps H^48 .. H^1 in descending order,
+// H^1 last) or the HMAC states. The middle (GCM's high powers) is read only
+// for long packets. See prefetch_security_association.
+union BlockCipherSchedule {
+    // Only this SA's direction: CBC decrypts with the decryption schedule alone.
+    alignas(16) uint8_t aes[240];
+    struct {
+        uint64_t schedule[3][16];
+        const void* schedule_pointers[3];
+    } des3;
+};
+
+struct alignas(64) SaKeys {
+    static constexpr size_t kScheduleBytes = 256;  // AES-256's 15 round keys, whole lines
+    static constexpr size_t kHmacOffset = 896;     // ipad and opad states: the last two lines
+    union {
+        struct gcm_key_data gcm;  // round keys at 0, H^1 ends at 1008
+        struct {
+            BlockCipherSchedule cipher;
+            uint8_t unused[kHmacOffset - sizeof(BlockCipherSchedule)];
+            alignas(64) uint8_t hmac_ipad[64];  // hash state after key ^ ipad
+            uint8_t hmac_opad[64];              // hash state after key ^ opad
+        } block;  // CBC cipher + HMAC
+    };
+};
+static_assert(sizeof(SaKeys) == 1024 && sizeof(gcm_key_data) <= sizeof(SaKeys));
+static_assert(offsetof(SaKeys, block.hmac_ipad) == SaKeys::kHmacOffset);
 
 struct alignas(64) SecurityAssociation {
-    // Transform: read-only after install.
+    // Line 0, the transform: read-only after install.
     uint32_t spi = 0;
     config::SaDirection direction = config::SaDirection::Inbound;
     proto::EspCipher cipher{};
@@ -50,49 +82,58 @@ struct alignas(64) SecurityAssociation {
     uint16_t local_port = 0;           // network byte order
     uint16_t peer_port = 0;            // network byte order
     uint8_t gcm_salt[4]{};
+    // Inbound: a session bound to this SA (kNoSessionHint if none), so L2TP
+    // can find it without a hash lookup; it is checked like a lookup result.
+    std::atomic<uint32_t> session_hint{kNoSessionHint};
 
-    // Expanded keys, 16-byte aligned as IPsec-MB wants.
-    union {
-        struct gcm_key_data gcm;
-        struct {
-            alignas(16) uint8_t encrypt[16 * 15];
-            alignas(16) uint8_t decrypt[16 * 15];
-        } aes;
-        struct {
-            alignas(16) uint64_t schedule[3][16];
-            const void* schedule_pointers[3];
-        } des3;
-    } keys;
-    alignas(16) uint8_t hmac_ipad[64];  // hash state after key ^ ipad
-    alignas(16) uint8_t hmac_opad[64];  // hash state after key ^ opad
-
-    // What packets change, together in one cache line: outbound, the next
-    // sequence number (RFC 4303 3.3.3: never wraps), taken atomically by
-    // whichever worker sends, and counters added atomically; inbound, the
-    // anti-replay window and counters, written only by the owner: the first
-    // worker to receive on the SA claims it and the others hand it the
-    // SA's packets (RSS normally keeps them on the owner already).
+    // Line 1, what packets change: outbound, the next sequence number (RFC
+    // 4303 3.3.3: never wraps), taken atomically by whichever worker sends,
+    // and counters added atomically; inbound, the anti-replay window and
+    // counters, written only by the owner: the first worker to receive on the
+    // SA claims it and the others hand it the SA's packets (RSS normally
+    // keeps them on the owner already).
     alignas(64) std::atomic<uint64_t> next_sequence{1};
     std::atomic<uint16_t> owner{kNoOwner};
     ReplayWindow replay;
     SaCounters counters;
 
-    alignas(64) char name[32]{};
+    // Lines 2-5: the window's bitmap when it fits (windows up to 1984 bits),
+    // so a packet's word is found from the SA's address and its sequence number.
+    alignas(64) uint64_t replay_bitmap[ReplayWindow::kInlineWords]{};
+
+    SaKeys keys;
+    char name[32]{};
 };
+static_assert(offsetof(SecurityAssociation, next_sequence) == 64 && offsetof(SecurityAssociation, keys) == 384);
 
 // With thousands of SAs most packets find theirs cold. Called for a whole
 // burst before the first packet is worked on, so the misses overlap instead
 // of stalling the cipher one by one; a run of packets on one SA pays once.
-// Everything a packet touches: the transform, the expanded keys (the cipher
-// reads most of GCM's 1 KB of hash powers even for short packets' setup) and
-// the mutable line.
-inline void prefetch_security_association(const SecurityAssociation* sa, const SecurityAssociation*& previous) {
+// Only the lines a packet of esp_len bytes reads: the transform, the mutable
+// line, the round keys and, from the end of the keys, as many of GCM's hash
+// powers as it has blocks to hash (or the HMAC states): 9 lines of 23 for
+// a short packet. 3DES reads three schedule lines more, on demand.
+inline void prefetch_security_association(const SecurityAssociation* sa, uint32_t esp_len,
+                                          const SecurityAssociation*& previous) {
     if (sa == previous || !sa) return;
     previous = sa;
-    const char* p = reinterpret_cast<const char*>(sa);
-    const char* end = reinterpret_cast<const char*>(&sa->next_sequence);
-    for (; p < end; p += 64) __builtin_prefetch(p, 0, 3);
-    __builtin_prefetch(end, 1, 3);
+    const char* base = reinterpret_cast<const char*>(sa);
+    __builtin_prefetch(base, 0, 3);
+    __builtin_prefetch(base + offsetof(SecurityAssociation, next_sequence), 1, 3);
+    const char* keys = base + offsetof(SecurityAssociation, keys);
+    for (size_t line = 0; line < SaKeys::kScheduleBytes; line += 64) __builtin_prefetch(keys + line, 0, 3);
+    // GHASH covers the AAD, the ciphertext and the length block.
+    const uint32_t hash_blocks = esp_len / 16 + 3;
+    const size_t powers = hash_blocks < 48 ? hash_blocks : 48;
+    size_t tail = offsetof(gcm_key_data, ghash_keys) + (48 - powers) * 16;
+    if (tail > SaKeys::kHmacOffset) tail = SaKeys::kHmacOffset;
+    for (size_t line = tail & ~size_t{63}; line < sizeof(SaKeys); line += 64) __builtin_prefetch(keys + line, 0, 3);
+}
+
+// Inbound: the bitmap word that sequence number seq will be checked against
+// (when the bitmap is inline, which the default window's is).
+inline void prefetch_replay_word(const SecurityAssociation* sa, uint32_t seq) {
+    if (sa) __builtin_prefetch(&sa->replay_bitmap[seq / 64 % ReplayWindow::kInlineWords], 1, 3);
 }
 
 // Fills sa's transform and keys from a config SA; the IMB_MGR is used only

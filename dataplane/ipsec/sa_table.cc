@@ -42,7 +42,7 @@ SaTable::~SaTable() {
 }
 
 void SaTable::destroy(uint32_t index) {
-    rte_free(sas_[index].replay.storage());
+    if (sas_[index].replay.storage() != sas_[index].replay_bitmap) rte_free(sas_[index].replay.storage());
     sas_[index].~SecurityAssociation();
     std::memset(static_cast<void*>(&sas_[index]), 0, sizeof(SecurityAssociation));
 }
@@ -79,17 +79,19 @@ shm::CommandStatus SaTable::install(IMB_MGR* mgr, const config::StaticSa& spec, 
         sa->~SecurityAssociation();
         return shm::CommandStatus::BadCommand;
     }
-    uint64_t* bitmap = nullptr;
-    if (inbound && replay_window) {
-        bitmap = static_cast<uint64_t*>(
-            rte_zmalloc("replay_window", ReplayWindow::words(replay_window) * sizeof(uint64_t), 64));
+    const uint32_t window = inbound ? replay_window : 0;
+    if (ReplayWindow::words(window) <= ReplayWindow::kInlineWords) {
+        sa->replay.init(sa->replay_bitmap, window, ReplayWindow::kInlineWords);
+    } else {
+        auto* bitmap = static_cast<uint64_t*>(
+            rte_zmalloc("replay_window", ReplayWindow::words(window) * sizeof(uint64_t), 64));
         if (!bitmap) {
             sa->~SecurityAssociation();
             *why = "out of hugepage memory for the replay window";
             return shm::CommandStatus::TableFull;
         }
+        sa->replay.init(bitmap, window);
     }
-    sa->replay.init(bitmap, inbound ? replay_window : 0);
     sa->in_use = true;
     // Outbound SAs are reached through their session, not looked up. The
     // hash publishes the entry: everything above is written before.

@@ -130,6 +130,7 @@ void l2tp_decap(WorkerContext& ctx, L2tpBatch& batch) {
     }
     batch.count = 0;
     ctx.dp->sessions.lookup_upstream(keys, n, sessions);
+    for (uint16_t i = 0; i < n; ++i) prefetch_session(sessions[i]);
 
     for (uint16_t i = 0; i < n; ++i) {
         rte_mbuf* m = batch.mbuf[i];

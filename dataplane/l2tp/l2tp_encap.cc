@@ -168,6 +168,7 @@ void core_receive(WorkerContext& ctx, rte_mbuf** packets, uint16_t n) {
         }
     }
     ctx.dp->sessions.lookup_ipv4(ipv4_destinations, count, sessions);
+    for (uint16_t i = 0; i < count; ++i) prefetch_session(sessions[i]);
 
     EspEncapBatch out;
     for (uint16_t i = 0; i < count; ++i) {

@@ -699,8 +699,8 @@ public:
             job->hash_alg = sa->hash_alg;
             job->hash_start_src_offset_in_bytes = 0;
             job->msg_len_to_hash_in_bytes = v.data.size();
-            job->u.HMAC._hashed_auth_key_xor_ipad = sa->hmac_ipad;
-            job->u.HMAC._hashed_auth_key_xor_opad = sa->hmac_opad;
+            job->u.HMAC._hashed_auth_key_xor_ipad = sa->keys.block.hmac_ipad;
+            job->u.HMAC._hashed_auth_key_xor_opad = sa->keys.block.hmac_opad;
             job->auth_tag_output = tag;
             job->auth_tag_output_len_in_bytes = sa->imb_tag_size;
             const IMB_JOB* done = conc::dp::run_job_now(mgr_);

@@ -30,15 +30,18 @@ const char* verdict_name(ReplayVerdict v) {
 
 // A window with its own zeroed storage, as the SA table provides it.
 struct Window {
-    explicit Window(uint32_t bits) { reset(bits); }
+    // bitmap_words 0: the smallest bitmap for the window; else a larger one,
+    // as an SA's inline bitmap is for small windows.
+    explicit Window(uint32_t bits, uint32_t bitmap_words = 0) { reset(bits, bitmap_words); }
     Window(const Window&) = delete;
     Window& operator=(const Window&) = delete;
 
-    void reset(uint32_t bits) {
-        // The extra last word is a canary: nothing may write past words(bits).
-        storage.assign(ReplayWindow::words(bits) + 1, 0);
+    void reset(uint32_t bits, uint32_t bitmap_words = 0) {
+        // The extra last word is a canary: nothing may write past the bitmap.
+        const uint32_t words = bitmap_words ? bitmap_words : ReplayWindow::words(bits);
+        storage.assign(words + 1, 0);
         storage.back() = kCanary;
-        window.init(bits ? storage.data() : nullptr, bits);
+        window.init(bits ? storage.data() : nullptr, bits, words);
     }
     bool canary_intact() const { return storage.back() == kCanary; }
 
@@ -106,6 +109,7 @@ class ReplayWindowTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testRandomAgainstModel64);
     CPPUNIT_TEST(testRandomAgainstModel1024);
     CPPUNIT_TEST(testRandomAgainstModel4096);
+    CPPUNIT_TEST(testRandomAgainstModelInlineBitmap);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -329,13 +333,17 @@ public:
     void testRandomAgainstModel64() { random_against_model(64, 1); }
     void testRandomAgainstModel1024() { random_against_model(1024, 2); }
     void testRandomAgainstModel4096() { random_against_model(4096, 3); }
+    // An SA keeps windows up to 1984 bits in its inline 32-word bitmap.
+    void testRandomAgainstModelInlineBitmap() {
+        for (uint32_t bits : {64u, 1024u, 1984u}) random_against_model(bits, 4, ReplayWindow::kInlineWords);
+    }
 
 private:
     // 100k numbers around the moving right edge (mostly inside or just left of
     // the window, some ahead, a few big jumps), in bursts: all checked first,
     // then the ones that passed updated, as the decap stage does.
-    static void random_against_model(uint32_t bits, uint32_t seed) {
-        Window w(bits);
+    static void random_against_model(uint32_t bits, uint32_t seed, uint32_t bitmap_words = 0) {
+        Window w(bits, bitmap_words);
         ReferenceWindow model(bits);
         std::mt19937 rng(seed);
         constexpr int kNumbers = 100000;
