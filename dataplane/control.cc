@@ -218,6 +218,9 @@ shm::CommandStatus install_session(Dataplane& dp, const config::StaticSession& s
     if (status != shm::CommandStatus::Ok) return status;
     dp.sas.add_user(sa_in);
     dp.sas.add_user(sa_out);
+    // Upstream finds the session through its SA first; a second session on
+    // the same SA (rare: one tunnel, two calls) is found by lookup.
+    dp.sas.at(sa_in).session_hint.store(index, std::memory_order_release);
     publish_sa(dp, sa_in);
     publish_sa(dp, sa_out);
     publish_session(dp, index);
@@ -240,6 +243,8 @@ shm::CommandStatus remove_session(Dataplane& dp, uint32_t index, const char** wh
     const uint32_t sa_in = s.sa_in, sa_out = s.sa_out;
     const shm::CommandStatus status = dp.sessions.remove(index, why);
     if (status != shm::CommandStatus::Ok) return status;
+    if (dp.sas.at(sa_in).session_hint.load(std::memory_order_relaxed) == index)
+        dp.sas.at(sa_in).session_hint.store(kNoSessionHint, std::memory_order_release);
     dp.sas.drop_user(sa_in);
     dp.sas.drop_user(sa_out);
     publish_sa(dp, sa_in);

@@ -156,6 +156,9 @@ void esp_decap(WorkerContext& ctx, EspBatch& batch) {
             rte_pktmbuf_free(m);
             continue;
         }
+        // L2TP will look at the SA's session once the burst is decrypted.
+        if (const uint32_t hint = sa->session_hint.load(std::memory_order_acquire); hint != kNoSessionHint)
+            prefetch_session(&ctx.dp->sessions.at(hint));
         IMB_JOB* job = IMB_GET_NEXT_JOB(imb);
         const EspStatus status = prepare_decrypt_job(job, *sa, f.esp, f.esp_len, f.scratch);
         if (status != EspStatus::Ok) {

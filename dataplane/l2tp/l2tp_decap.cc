@@ -82,13 +82,27 @@ shm::PuntHeader punt_header(const SecurityAssociation& sa, uint32_t sa_index) {
     return h;
 }
 
+// The session the SA points at, if it is the one the packet names (as a
+// lookup would have found it: in use, bound to this SA, the same ids).
+Session* hinted_session(WorkerContext& ctx, const SecurityAssociation& sa, const SessionKey& key) {
+    const uint32_t hint = sa.session_hint.load(std::memory_order_acquire);
+    if (hint == kNoSessionHint) return nullptr;
+    Session& s = ctx.dp->sessions.at(hint);
+    const bool same = s.in_use && s.sa_in == key.sa_in && s.tunnel_id == key.tunnel_id && s.session_id == key.session_id;
+    return same ? &s : nullptr;
+}
+
 }  // namespace
 
 void l2tp_decap(WorkerContext& ctx, L2tpBatch& batch) {
     WorkerCounters& c = ctx.counters;
-    SessionKey keys[kMaxBurst] = {};  // zeroed: GCC cannot see that only [0, n) is read
     Session* sessions[kMaxBurst];
     uint16_t ppp_offset[kMaxBurst], ppp_len[kMaxBurst];
+    // Packets whose SA did not point at their session are looked up together.
+    uint16_t unhinted[kMaxBurst];
+    SessionKey unhinted_keys[kMaxBurst] = {};  // zeroed: GCC cannot see that only [0, misses) is read
+    Session* found[kMaxBurst];
+    uint16_t misses = 0;
     uint16_t n = 0;
     for (uint16_t i = 0; i < batch.count; ++i) {
         rte_mbuf* m = batch.mbuf[i];
@@ -123,14 +137,24 @@ void l2tp_decap(WorkerContext& ctx, L2tpBatch& batch) {
             punt_to_control_plane(ctx, m, h, message, static_cast<uint16_t>(u.length - proto::kUdpHeaderSize));
             continue;
         }
-        keys[n] = {ctx.dp->sas.index_of(batch.sa[i]), l2tp.tunnel_id, l2tp.session_id};
+        const SessionKey key{ctx.dp->sas.index_of(batch.sa[i]), l2tp.tunnel_id, l2tp.session_id};
+        sessions[n] = hinted_session(ctx, *batch.sa[i], key);
+        if (!sessions[n]) {
+            unhinted[misses] = n;
+            unhinted_keys[misses++] = key;
+        }
         ppp_offset[n] = static_cast<uint16_t>(proto::kUdpHeaderSize + l2tp.payload_offset);
         ppp_len[n] = l2tp.payload_len;
         batch.mbuf[n++] = m;
     }
     batch.count = 0;
-    ctx.dp->sessions.lookup_upstream(keys, n, sessions);
-    for (uint16_t i = 0; i < n; ++i) prefetch_session(sessions[i]);
+    if (misses) {
+        ctx.dp->sessions.lookup_upstream(unhinted_keys, misses, found);
+        for (uint16_t i = 0; i < misses; ++i) {
+            prefetch_session(found[i]);
+            sessions[unhinted[i]] = found[i];
+        }
+    }
 
     for (uint16_t i = 0; i < n; ++i) {
         rte_mbuf* m = batch.mbuf[i];

@@ -13,6 +13,7 @@
 #include "common/proto/byte_reader.h"
 #include "common/proto/ipv4.h"
 #include "common/proto/l2tp.h"
+#include "dataplane/control.h"
 #include "tests/support/client_lab.h"
 
 using namespace conc;
@@ -46,6 +47,7 @@ class L2tpPathTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(control_and_non_ip_are_punted);
     CPPUNIT_TEST(spoofed_sources_are_dropped);
     CPPUNIT_TEST(sessions_only_take_their_own_sa);
+    CPPUNIT_TEST(two_sessions_on_one_sa_are_both_found);
     CPPUNIT_TEST(clients_behind_one_nat_are_never_confused);
     CPPUNIT_TEST(ttl_is_decremented_and_expires);
     CPPUNIT_TEST(tcp_mss_is_clamped_both_ways);
@@ -158,6 +160,46 @@ public:
         CPPUNIT_ASSERT_EQUAL(uint64_t{1}, lab.counters().rx_l2tp_unknown_session_drops);
         CPPUNIT_ASSERT_EQUAL(size_t{1},
                              lab.upstream({lab.client(1).upstream_bytes(from_b_address, proto::kPppIpv4)}).size());
+    }
+
+    // The SA points at its (last installed) session so upstream skips the
+    // lookup; a second session on the same SA is still found by lookup, and
+    // once the pointed-at one is removed its packets are refused.
+    void two_sessions_on_one_sa_are_both_found() {
+        ClientLab lab;
+        lab.add_client(ClientSpec{});
+        config::StaticSession second = lab.config().l2tp.static_sessions[0];
+        second.name = "second-call";
+        second.session_id = 201;
+        second.client_ipv4 = kClientAddress + 5;
+        second.client_ipv6_prefix_length = 0;
+        lab.config().l2tp.static_sessions.push_back(second);
+        CPPUNIT_ASSERT_EQUAL(std::string(), lab.start());
+        dp::Dataplane& dp = lab.ring().dataplane();
+        CPPUNIT_ASSERT_EQUAL(1u, dp.sas.at(dp.sessions.at(1).sa_in).session_hint.load());
+
+        L2tpFraming second_ids;
+        second_ids.session_id = 201;
+        const auto first_packet = ipv4_udp(kClientAddress, kCoreHost, 1, 2, bytes(20, 0x10));
+        const auto second_packet = ipv4_udp(kClientAddress + 5, kCoreHost, 1, 2, bytes(20, 0x20));
+        auto up = lab.upstream({lab.client(0).upstream_bytes(first_packet, proto::kPppIpv4),
+                                lab.client(0).upstream_bytes(second_packet, proto::kPppIpv4, second_ids)});
+        CPPUNIT_ASSERT_EQUAL(size_t{2}, up.size());
+        // Forwarded in order; the payloads tell them apart (TTL and checksum changed).
+        CPPUNIT_ASSERT_EQUAL(uint8_t{0x10}, inner_of(up[0])[28]);
+        CPPUNIT_ASSERT_EQUAL(uint8_t{0x20}, inner_of(up[1])[28]);
+        CPPUNIT_ASSERT_EQUAL(uint64_t{1}, dp.sessions.at(0).counters.rx_packets);
+        CPPUNIT_ASSERT_EQUAL(uint64_t{1}, dp.sessions.at(1).counters.rx_packets);
+
+        const char* why = nullptr;
+        CPPUNIT_ASSERT(dp::remove_session(dp, 1, &why) == shm::CommandStatus::Ok);
+        CPPUNIT_ASSERT_EQUAL(dp::kNoSessionHint, dp.sas.at(dp.sessions.at(0).sa_in).session_hint.load());
+        up = lab.upstream({lab.client(0).upstream_bytes(first_packet, proto::kPppIpv4),
+                           lab.client(0).upstream_bytes(second_packet, proto::kPppIpv4, second_ids)});
+        CPPUNIT_ASSERT_EQUAL(size_t{1}, up.size());
+        CPPUNIT_ASSERT_EQUAL(uint8_t{0x10}, inner_of(up[0])[28]);
+        CPPUNIT_ASSERT_EQUAL(uint64_t{1}, lab.counters().rx_l2tp_unknown_session_drops);
+        CPPUNIT_ASSERT_EQUAL(uint64_t{2}, dp.sessions.at(0).counters.rx_packets);
     }
 
     void clients_behind_one_nat_are_never_confused() {
