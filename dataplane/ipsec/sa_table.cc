@@ -1,7 +1,5 @@
 #include "dataplane/ipsec/sa_table.h"
 
-#include "dataplane/bulk_lookup.h"
-#include "dataplane/rcu.h"
 
 #include <arpa/inet.h>
 
@@ -10,35 +8,17 @@
 #include <new>
 
 #include <rte_errno.h>
-#include <rte_hash_crc.h>
 #include <rte_malloc.h>
 
 namespace conc::dp {
 
-namespace {
-
-rte_hash* create_hash(const char* table, const char* what, uint32_t capacity, int socket, rte_rcu_qsbr* rcu) {
-    char name[RTE_HASH_NAMESIZE];
-    std::snprintf(name, sizeof name, "%s_%s", table, what);
-    rte_hash_parameters params{};
-    params.name = name;
-    params.entries = capacity < 8 ? 8 : capacity;
-    params.key_len = sizeof(uint32_t);
-    params.hash_func = rte_hash_crc;
-    params.socket_id = socket;
-    // One writer (the main lcore), readers on every worker without locks.
-    params.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF;
-    return attach_rcu(rte_hash_create(&params), rcu);
-}
-
-}  // namespace
 
 SaTable::~SaTable() {
     if (sas_) {
         for (uint32_t i = 0; i < high_water_; ++i) destroy(i);
         rte_free(sas_);
     }
-    rte_hash_free(by_spi_);
+    by_spi_.release();
 }
 
 void SaTable::destroy(uint32_t index) {
@@ -50,8 +30,9 @@ void SaTable::destroy(uint32_t index) {
 bool SaTable::create(const char* name, uint32_t capacity, int socket, rte_rcu_qsbr* rcu, const char** why) {
     sas_ = static_cast<SecurityAssociation*>(
         rte_zmalloc_socket(name, sizeof(SecurityAssociation) * capacity, alignof(SecurityAssociation), socket));
-    by_spi_ = create_hash(name, "spi", capacity, socket, rcu);
-    if (!sas_ || !by_spi_) {
+    char spi_name[64];
+    std::snprintf(spi_name, sizeof spi_name, "%s_spi", name);
+    if (!sas_ || !by_spi_.create(spi_name, capacity, socket)) {
         *why = "out of hugepage memory for the SA table (lower dataplane.max_sas or reserve more hugepages)";
         return false;
     }
@@ -70,7 +51,7 @@ shm::CommandStatus SaTable::install(IMB_MGR* mgr, const config::StaticSa& spec, 
     }
     const uint32_t spi_net = htonl(spec.spi);
     const bool inbound = spec.direction == config::SaDirection::Inbound;
-    if (inbound && rte_hash_lookup(by_spi_, &spi_net) >= 0) {
+    if (inbound && by_spi_.find(spi_net) != IndexTable::kNotFound) {
         *why = "an inbound SA with this SPI is installed already";
         return shm::CommandStatus::Duplicate;
     }
@@ -94,10 +75,10 @@ shm::CommandStatus SaTable::install(IMB_MGR* mgr, const config::StaticSa& spec, 
     }
     sa->in_use = true;
     // Outbound SAs are reached through their session, not looked up. The
-    // hash publishes the entry: everything above is written before.
-    if (inbound && rte_hash_add_key_data(by_spi_, &spi_net, reinterpret_cast<void*>(uintptr_t{slot})) < 0) {
+    // SPI table publishes the entry: everything above is written before.
+    if (inbound && !by_spi_.insert(spi_net, slot)) {
         destroy(slot);
-        *why = "SA hash insert failed";
+        *why = "SA table insert failed";
         return shm::CommandStatus::TableFull;
     }
     if (slot == high_water_) ++high_water_;
@@ -119,7 +100,7 @@ shm::CommandStatus SaTable::remove(uint32_t index, const char** why) {
     SecurityAssociation& sa = sas_[index];
     if (sa.direction == config::SaDirection::Inbound) {
         const uint32_t spi_net = htonl(sa.spi);
-        rte_hash_del_key(by_spi_, &spi_net);
+        by_spi_.erase(spi_net);
     }
     sa.in_use = false;
     --live_;
@@ -137,7 +118,7 @@ void SaTable::reclaim() {
 }
 
 void SaTable::lookup_inbound(const uint32_t* spis_net, unsigned n, SecurityAssociation** out) const {
-    bulk_lookup(by_spi_, sas_, spis_net, n, out);
+    by_spi_.find_burst(spis_net, n, sas_, out);
 }
 
 

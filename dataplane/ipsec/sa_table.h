@@ -1,6 +1,6 @@
 // The SA database: SAs in one array in hugepage memory; inbound ones found by
 // SPI, outbound ones reached from their L2TP session. The main lcore is the
-// only writer; workers read through lock-free rte_hash lookups. A removed
+// only writer; workers read through lock-free IndexTable lookups. A removed
 // SA's slot is reused only once every worker has passed a quiescent point
 // (RCU QSBR), so a worker never sees an SA change under it.
 #pragma once
@@ -9,10 +9,10 @@
 #include <utility>
 #include <vector>
 
-#include <rte_hash.h>
 #include <rte_rcu_qsbr.h>
 
 #include "common/shm/contract.h"
+#include "dataplane/index_table.h"
 #include "dataplane/ipsec/sa.h"
 
 namespace conc::dp {
@@ -61,7 +61,7 @@ private:
     void destroy(uint32_t index);
 
     SecurityAssociation* sas_ = nullptr;
-    rte_hash* by_spi_ = nullptr;
+    IndexTable by_spi_;  // inbound SAs: SPI (network byte order) -> index
     rte_rcu_qsbr* rcu_ = nullptr;
     uint32_t capacity_ = 0;
     uint32_t high_water_ = 0;

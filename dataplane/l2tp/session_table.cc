@@ -1,6 +1,5 @@
 #include "dataplane/l2tp/session_table.h"
 
-#include "dataplane/bulk_lookup.h"
 #include "dataplane/rcu.h"
 
 #include <arpa/inet.h>
@@ -29,7 +28,7 @@ SessionTable::~SessionTable() {
         rte_free(sessions_);
     }
     rte_hash_free(by_key_);
-    rte_hash_free(by_ipv4_);
+    by_ipv4_.release();
     rte_hash_free(by_ipv6_64_);
     rte_lpm6_free(by_ipv6_other_);
 }
@@ -55,10 +54,11 @@ rte_hash* create_hash(const char* table, const char* what, uint32_t capacity, ui
 bool SessionTable::create(const char* name, uint32_t capacity, int socket, rte_rcu_qsbr* rcu, const char** why) {
     sessions_ = static_cast<Session*>(rte_zmalloc_socket(name, sizeof(Session) * capacity, alignof(Session), socket));
     by_key_ = create_hash(name, "key", capacity, sizeof(SessionKey), socket, rcu);
-    by_ipv4_ = create_hash(name, "v4", capacity, sizeof(uint32_t), socket, rcu);
     by_ipv6_64_ = create_hash(name, "v6", capacity, 8, socket, rcu);
+    char v4_name[64];
+    std::snprintf(v4_name, sizeof v4_name, "%s_v4", name);
     rcu_ = rcu;
-    if (!sessions_ || !by_key_ || !by_ipv4_ || !by_ipv6_64_) {
+    if (!sessions_ || !by_key_ || !by_ipv4_.create(v4_name, capacity, socket) || !by_ipv6_64_) {
         *why = "out of hugepage memory for the session table (lower dataplane.max_sessions or reserve more hugepages)";
         return false;
     }
@@ -106,7 +106,7 @@ shm::CommandStatus SessionTable::install(const config::StaticSession& spec, uint
         *why = "a session with these tunnel and session ids on this SA is installed already";
         return shm::CommandStatus::Duplicate;
     }
-    if ((ipv4 && rte_hash_lookup(by_ipv4_, &ipv4) >= 0) ||
+    if ((ipv4 && by_ipv4_.find(ipv4) != IndexTable::kNotFound) ||
         (v6_length == 64 && rte_hash_lookup(by_ipv6_64_, &prefix) >= 0) ||
         (v6_length && v6_length != 64 && by_ipv6_other_ &&
          rte_lpm6_is_rule_present(by_ipv6_other_, spec.client_ipv6_prefix.data(), v6_length, &ignored) == 1)) {
@@ -129,7 +129,7 @@ shm::CommandStatus SessionTable::install(const config::StaticSession& spec, uint
     void* data = reinterpret_cast<void*>(uintptr_t{slot});
     const char* failed = nullptr;
     if (rte_hash_add_key_data(by_key_, &key, data) < 0) failed = "session hash insert failed";
-    else if (ipv4 && rte_hash_add_key_data(by_ipv4_, &ipv4, data) < 0)
+    else if (ipv4 && !by_ipv4_.insert(ipv4, slot))
         failed = "session hash insert failed (IPv4 address)";
     else if (v6_length == 64 && rte_hash_add_key_data(by_ipv6_64_, &prefix, data) < 0)
         failed = "session hash insert failed (IPv6 prefix)";
@@ -173,7 +173,7 @@ shm::CommandStatus SessionTable::remove(uint32_t index, const char** why) {
             rte_hash_del_key(h, k);
     };
     unhook(by_key_, &key);
-    if (s.client_ipv4) unhook(by_ipv4_, &s.client_ipv4);
+    if (s.client_ipv4 && by_ipv4_.find(s.client_ipv4) == index) by_ipv4_.erase(s.client_ipv4);
     if (s.ipv6_prefix_length == 64) {
         const uint64_t prefix = prefix64(s.ipv6_prefix);
         unhook(by_ipv6_64_, &prefix);
@@ -217,11 +217,20 @@ void SessionTable::reclaim() {
 }
 
 void SessionTable::lookup_upstream(const SessionKey* keys, unsigned n, Session** out) const {
-    bulk_lookup(by_key_, sessions_, keys, n, out);
+    const void* key_pointers[RTE_HASH_LOOKUP_BULK_MAX];
+    void* data[RTE_HASH_LOOKUP_BULK_MAX];
+    for (unsigned base = 0; base < n; base += RTE_HASH_LOOKUP_BULK_MAX) {
+        const unsigned count = n - base < RTE_HASH_LOOKUP_BULK_MAX ? n - base : RTE_HASH_LOOKUP_BULK_MAX;
+        for (unsigned i = 0; i < count; ++i) key_pointers[i] = &keys[base + i];
+        uint64_t hits = 0;
+        rte_hash_lookup_bulk_data(by_key_, key_pointers, count, &hits, data);
+        for (unsigned i = 0; i < count; ++i)
+            out[base + i] = (hits >> i & 1) ? &sessions_[reinterpret_cast<uintptr_t>(data[i])] : nullptr;
+    }
 }
 
 void SessionTable::lookup_ipv4(const uint32_t* destinations_net, unsigned n, Session** out) const {
-    bulk_lookup(by_ipv4_, sessions_, destinations_net, n, out);
+    by_ipv4_.find_burst(destinations_net, n, sessions_, out);
 }
 
 Session* SessionTable::lookup_ipv6(const uint8_t destination[16]) const {

@@ -19,6 +19,7 @@
 
 #include "common/config/config.h"
 #include "common/shm/contract.h"
+#include "dataplane/index_table.h"
 
 namespace conc::dp {
 
@@ -109,7 +110,7 @@ public:
 private:
     Session* sessions_ = nullptr;
     rte_hash* by_key_ = nullptr;
-    rte_hash* by_ipv4_ = nullptr;      // client address (network byte order)
+    IndexTable by_ipv4_;               // client address (network byte order)
     rte_hash* by_ipv6_64_ = nullptr;   // the first 64 bits of a /64
     rte_lpm6* by_ipv6_other_ = nullptr;
     rte_rcu_qsbr* rcu_ = nullptr;
