@@ -122,8 +122,8 @@ inline void prefetch_security_association(const SecurityAssociation* sa, uint32_
     __builtin_prefetch(base + offsetof(SecurityAssociation, next_sequence), 1, 3);
     const char* keys = base + offsetof(SecurityAssociation, keys);
     for (size_t line = 0; line < SaKeys::kScheduleBytes; line += 64) __builtin_prefetch(keys + line, 0, 3);
-    // GHASH covers the AAD, the ciphertext and the length block.
-    const uint32_t hash_blocks = esp_len / 16 + 3;
+    // GHASH takes the ciphertext blocks with H^n .. H^1 (ESP adds at least 32 bytes around them).
+    const uint32_t hash_blocks = esp_len > 32 ? (esp_len - 32 + 15) / 16 : 1;
     const size_t powers = hash_blocks < 48 ? hash_blocks : 48;
     size_t tail = offsetof(gcm_key_data, ghash_keys) + (48 - powers) * 16;
     if (tail > SaKeys::kHmacOffset) tail = SaKeys::kHmacOffset;
