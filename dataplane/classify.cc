@@ -155,7 +155,7 @@ void access_receive(WorkerContext& ctx, rte_mbuf** packets, uint16_t n) {
                 break;
         }
     }
-    if (batch.count) esp_decap(ctx, batch);
+    if (batch.count) receive_esp(ctx, batch);
 }
 
 }  // namespace conc::dp

@@ -1,7 +1,5 @@
 #include "dataplane/worker.h"
 
-#include <openssl/rand.h>
-
 #include <cstring>
 
 namespace conc::dp {
@@ -16,18 +14,6 @@ uint16_t TxBuffer::flush(uint16_t port, uint16_t queue, uint64_t& full_drops) {
     return sent;
 }
 
-const uint8_t* IvPool::take(unsigned n) {
-    if (used_ + n > sizeof bytes_) {
-        // OpenSSL 3 keeps a DRBG per thread: no lock shared between lcores.
-        // Without fresh randomness no IV is given out, never a reused one.
-        if (RAND_bytes(bytes_, sizeof bytes_) != 1) return nullptr;
-        used_ = 0;
-    }
-    const uint8_t* p = bytes_ + used_;
-    used_ += n;
-    return p;
-}
-
 bool worker_init(WorkerContext& ctx, Dataplane* dp, unsigned lcore, uint16_t queue) {
     ctx.dp = dp;
     ctx.lcore = lcore;
@@ -37,7 +23,8 @@ bool worker_init(WorkerContext& ctx, Dataplane* dp, unsigned lcore, uint16_t que
     init_mb_mgr_auto(ctx.imb, nullptr);
     rte_rcu_qsbr_thread_register(dp->control.rcu, queue);
     rte_rcu_qsbr_thread_online(dp->control.rcu, queue);
-    return imb_get_errno(ctx.imb) == 0;
+    // The CBC IV keystream is keyed from the DRBG: no randomness, no worker.
+    return imb_get_errno(ctx.imb) == 0 && ctx.ivs.init(ctx.imb);
 }
 
 void worker_release(WorkerContext& ctx) {

@@ -17,6 +17,7 @@
 #include "common/shm/counters.h"
 #include "dataplane/control.h"
 #include "dataplane/ipsec/esp_transform.h"
+#include "dataplane/ipsec/iv_pool.h"
 #include "dataplane/ipsec/sa_table.h"
 #include "dataplane/l2tp/session_table.h"
 #include "dataplane/neighbor.h"
@@ -84,18 +85,6 @@ bool write_frame(rte_mbuf* m, size_t len, Build&& build) {
     return out && build(out, len) == len;
 }
 
-// Unpredictable IVs for CBC (RFC 3602 2.4), drawn from OpenSSL's DRBG a few
-// kilobytes at a time so the per-packet cost is a copy.
-class IvPool {
-public:
-    // n <= 32 bytes, or nullptr if the DRBG failed.
-    const uint8_t* take(unsigned n);
-
-private:
-    alignas(64) uint8_t bytes_[4096];
-    unsigned used_ = sizeof bytes_;
-};
-
 // Per-packet state while its crypto job is in flight.
 struct EspInflight {
     rte_mbuf* mbuf;
@@ -157,7 +146,14 @@ struct EspBatch {
     bool udp_encap[kMaxBurst];
     uint16_t count = 0;
 };
+// Decrypts and checks the batch; what passes waits in ctx.to_l2tp.
 void esp_decap(WorkerContext& ctx, EspBatch& batch);  // ipsec/esp_decap.cc
+
+// Upstream after classification: ESP, then L2TP and PPP for what decrypted.
+inline void receive_esp(WorkerContext& ctx, EspBatch& batch) {
+    esp_decap(ctx, batch);
+    if (ctx.to_l2tp.count) l2tp_decap(ctx, ctx.to_l2tp);
+}
 
 // The worker loop: poll both ports' queue ctx.queue until dp->stop.
 int worker_main(void* ctx);

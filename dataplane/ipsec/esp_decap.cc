@@ -96,7 +96,7 @@ unsigned handoff_receive(WorkerContext& ctx) {
         batch.esp_offset[i] = static_cast<uint16_t>(batch.mbuf[i]->hash.usr);
         batch.udp_encap[i] = batch.mbuf[i]->hash.usr >> 16;
     }
-    if (batch.count) esp_decap(ctx, batch);
+    if (batch.count) receive_esp(ctx, batch);
     return batch.count;
 }
 
@@ -171,7 +171,6 @@ void esp_decap(WorkerContext& ctx, EspBatch& batch) {
         submit_job(imb, [&](const IMB_JOB* done) { complete_decrypt(ctx, done); });
     }
     flush_jobs(imb, [&](const IMB_JOB* done) { complete_decrypt(ctx, done); });
-    if (ctx.to_l2tp.count) l2tp_decap(ctx, ctx.to_l2tp);
 }
 
 }  // namespace conc::dp

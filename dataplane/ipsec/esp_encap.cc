@@ -36,6 +36,8 @@ void esp_encap(WorkerContext& ctx, EspEncapBatch& batch) {
     const PortState& access = ctx.dp->access;
     uint8_t gateway_mac[6];
     const bool gateway_known = access.gateway.get(gateway_mac);
+    // CBC IVs for the whole batch, made while no job is in flight.
+    ctx.ivs.reserve(imb, batch.count * 16u);
     const SecurityAssociation* previous = nullptr;
     for (uint16_t i = 0; i < batch.count; ++i)
         prefetch_security_association(batch.sa[i], rte_pktmbuf_data_len(batch.mbuf[i]), previous);

@@ -111,7 +111,7 @@ static_assert(offsetof(SecurityAssociation, next_sequence) == 64 && offsetof(Sec
 // of stalling the cipher one by one; a run of packets on one SA pays once.
 // Only the lines a packet of esp_len bytes reads: the transform, the mutable
 // line, the round keys and, from the end of the keys, as many of GCM's hash
-// powers as it has blocks to hash (or the HMAC states): 9 lines of 23 for
+// powers as it has blocks to hash (or the HMAC states): 8 lines of 23 for
 // a short packet. 3DES reads three schedule lines more, on demand.
 inline void prefetch_security_association(const SecurityAssociation* sa, uint32_t esp_len,
                                           const SecurityAssociation*& previous) {

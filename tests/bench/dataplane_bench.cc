@@ -7,7 +7,9 @@
 // turns: the generator fills each worker's RX ring untimed, then the workers
 // drain them timed, so the cycles are the data plane's alone, on full
 // bursts. Beside each figure, interleaved with the timed turns: IPsec-MB
-// alone doing the same cipher and hash over the same lengths.
+// alone doing the same cipher and hash over the same lengths. Points marked
+// "e" time the ESP stage alone (issue 2's target), "h" the hand-off between
+// workers.
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -200,6 +202,27 @@ public:
         return true;
     }
 
+    // What the L2TP stage hands ESP downstream: UDP 1701 + L2TP + PPP + IPv4
+    // to the client, with the headroom encapsulation prepends into.
+    bool make_l2tp_payloads(rte_mbuf** out, unsigned n, const Profile& profile, unsigned* clients) {
+        if (rte_pktmbuf_alloc_bulk(r_.pool(), out, n) != 0) return false;
+        for (unsigned i = 0; i < n; ++i) {
+            const unsigned client = clients[i] = next_client(0, 1);
+            const uint16_t inner = profile.sizes[counter_++ % profile.sizes.size()];
+            const uint16_t udp_len = static_cast<uint16_t>(inner + kTunnelOverhead);
+            uint8_t* udp = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(out[i], udp_len));
+            proto::write_udp_header(udp, proto::kL2tpPort, proto::kL2tpPort, udp_len);
+            proto::write_l2tp_data_header(udp + 8, 7, 9, false, 0);
+            proto::write_ppp_header(udp + 14, proto::kPppIpv4);
+            uint8_t* ip = udp + kTunnelOverhead;
+            proto::write_ipv4_header(ip, htonl(kCoreHost), htonl(kClientBase + client), proto::kIpProtoUdp, inner, 63,
+                                     0, 0);
+            proto::write_udp_header(ip + 20, 5001, 5000, static_cast<uint16_t>(inner - 20));
+            std::memset(ip + 28, 0xA5, inner - 28u);
+        }
+        return true;
+    }
+
 private:
     struct Pending {
         dp::SecurityAssociation* sa;
@@ -340,6 +363,75 @@ bool measure(test::RingDataplane& r, Generator& gen, unsigned workers, const Pro
     return true;
 }
 
+// The ESP stage alone ("e"), as issue 2 sets its target: esp_decap /
+// esp_encap called on bursts of 32, the way the worker calls them, without
+// classification, L2TP, PPP, routing or the ports. Upstream the decrypted
+// packets are freed untimed; downstream the encrypted frames are sent untimed.
+bool measure_esp_stage(test::RingDataplane& r, Generator& gen, const Profile& profile, bool upstream,
+                       uint64_t packets, Point& out) {
+    std::vector<double> per_turn, crypto_per_turn;
+    auto crypto = std::make_unique<CryptoOnly>(gen.mgr(), gen.sa(0), profile, upstream);
+    std::vector<rte_mbuf*> batch(kBatch);
+    std::vector<unsigned> clients(kBatch);
+    dp::WorkerContext& worker = r.workers()[0];
+    dp::Dataplane& dp = r.dataplane();
+    const auto before = r.counters();
+    uint64_t done = 0;
+    for (int turn = -1; done < packets; ++turn) {
+        uint64_t spent = 0;
+        if (upstream) {
+            if (!gen.make_upstream(batch.data(), kBatch, profile, 0, 1))
+                return std::fprintf(stderr, "generator ran out of mbufs\n"), false;
+            for (unsigned base = 0; base < kBatch; base += 32) {
+                dp::EspBatch esp;
+                for (unsigned i = 0; i < 32; ++i) {
+                    esp.mbuf[i] = batch[base + i];
+                    esp.esp_offset[i] = 14 + 20 + 8;
+                    esp.udp_encap[i] = true;
+                }
+                esp.count = 32;
+                const uint64_t start = rte_rdtsc_precise();
+                dp::esp_decap(worker, esp);
+                spent += rte_rdtsc_precise() - start;
+                rte_pktmbuf_free_bulk(worker.to_l2tp.mbuf, worker.to_l2tp.count);
+                worker.to_l2tp.count = 0;
+            }
+        } else {
+            if (!gen.make_l2tp_payloads(batch.data(), kBatch, profile, clients.data()))
+                return std::fprintf(stderr, "generator ran out of mbufs\n"), false;
+            for (unsigned base = 0; base < kBatch; base += 32) {
+                dp::EspEncapBatch esp;
+                for (unsigned i = 0; i < 32; ++i) {
+                    esp.mbuf[i] = batch[base + i];
+                    esp.sa[i] = &dp.sas.at(dp.sessions.at(clients[base + i]).sa_out);
+                }
+                esp.count = 32;
+                const uint64_t start = rte_rdtsc_precise();
+                dp::esp_encap(worker, esp);
+                spent += rte_rdtsc_precise() - start;
+                worker.counters.tx_access_packets +=
+                    worker.access_tx.flush(dp.access.port_id, 0, worker.counters.tx_full_drops);
+            }
+        }
+        drain(r);
+        if (turn >= 0) {
+            per_turn.push_back(static_cast<double>(spent) / kBatch);
+            crypto_per_turn.push_back(crypto->round(kBatch));
+            done += kBatch;
+        }
+    }
+    const auto after = r.counters();
+    const uint64_t forwarded = upstream ? after.rx_esp_decrypted - before.rx_esp_decrypted
+                                        : after.tx_esp_packets - before.tx_esp_packets;
+    if (forwarded != done + kBatch) {
+        std::fprintf(stderr, "only %" PRIu64 " of %" PRIu64 " packets went through ESP\n", forwarded, done + kBatch);
+        return false;
+    }
+    out.cycles_per_packet = median(per_turn);
+    out.crypto_cycles_per_packet = median(crypto_per_turn);
+    return true;
+}
+
 size_t heap_in_use() {
     rte_malloc_socket_stats stats{};
     rte_malloc_get_socket_stats(static_cast<int>(rte_socket_id()), &stats);
@@ -385,11 +477,13 @@ int main(int argc, char** argv) {
     for (const auto& algo : algos) {
         for (unsigned clients : {1u, 10000u, 100000u}) {
             // "h": upstream, two workers on one core, every packet handed off (see measure).
-            for (const char* mode : {"1", "2", "h"}) {
+            // "e": the ESP stage alone, one worker (see measure_esp_stage).
+            for (const char* mode : {"1", "2", "h", "e"}) {
                 const bool handoff = *mode == 'h';
-                const unsigned workers = handoff ? 2 : static_cast<unsigned>(*mode - '0');
+                const bool esp_only = *mode == 'e';
+                const unsigned workers = handoff ? 2 : esp_only ? 1 : static_cast<unsigned>(*mode - '0');
                 if (workers > clients && !handoff) continue;  // one client's flow reaches one worker
-                if (handoff && clients == 100000) continue;
+                if ((handoff || esp_only) && clients == 100000) continue;
                 bool wanted = only.empty();
                 for (bool up : {true, false})
                     for (const auto& p : profiles)
@@ -424,7 +518,8 @@ int main(int argc, char** argv) {
                                                   std::to_string(clients) + " " + profile.name + " " + mode + "w";
                         if (!only.empty() && point.find(only) == std::string::npos) continue;
                         Point f{};
-                        if (!measure(r, gen, workers, profile, up, packets, f, handoff)) {
+                        if (!(esp_only ? measure_esp_stage(r, gen, profile, up, packets, f)
+                                       : measure(r, gen, workers, profile, up, packets, f, handoff))) {
                             ok = false;
                             continue;
                         }
