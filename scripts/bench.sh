@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds and runs the data plane benchmark (tests/bench/dataplane_bench.cc): our generator
-# live-encrypts ESP for 1 and 10k SAs and feeds the real worker loop; prints
-# Mpps, Gbps and cycles per packet beside IPsec-MB's own cost for the same
-# work. Arguments go to esp_bench (--quick, --packets N, --only 'decrypt aes128gcm16').
+# live-encrypts L2TP/IPsec for 1, 10k and 100k clients and feeds the real worker loop;
+# prints Mpps, Gbps and cycles per packet beside IPsec-MB's own cost for the same
+# work. Arguments go to dataplane_bench (--quick, --packets N, --only 'upstream
+# aes128gcm16 1 64 1w'; modes 1w and 2w workers, hw hand-off, ew the ESP stage alone).
 # Keep the machine otherwise idle while it runs.
 set -eu
 cd "$(dirname "$0")/.."
