@@ -112,7 +112,9 @@ static_assert(offsetof(SecurityAssociation, next_sequence) == 64 && offsetof(Sec
 // Only the lines a packet of esp_len bytes reads: the transform, the mutable
 // line, the round keys and, from the end of the keys, as many of GCM's hash
 // powers as it has blocks to hash (or the HMAC states): 8 lines of 23 for
-// a short packet. 3DES reads three schedule lines more, on demand.
+// a short packet. 3DES reads three schedule lines more, on demand, and so
+// does GCM on CPUs without VAES, where IPsec-MB keeps 8 powers right after
+// the round keys instead (the layout assumed here is the VAES one).
 inline void prefetch_security_association(const SecurityAssociation* sa, uint32_t esp_len,
                                           const SecurityAssociation*& previous) {
     if (sa == previous || !sa) return;
