@@ -121,15 +121,17 @@ void esp_decap(WorkerContext& ctx, EspBatch& batch) {
     }
     ctx.dp->sas.lookup_inbound(spis, n, sas);
     const SecurityAssociation* previous = nullptr;
-    for (uint16_t i = 0; i < n; ++i) {
+    auto prefetch = [&](uint16_t i) {
         const uint8_t* esp = rte_pktmbuf_mtod_offset(batch.mbuf[i], const uint8_t*, batch.esp_offset[i]);
         prefetch_security_association(sas[i], rte_pktmbuf_data_len(batch.mbuf[i]) - batch.esp_offset[i], previous);
         prefetch_replay_word(sas[i], proto::load_u32(esp + 4));
-    }
+    };
+    for (uint16_t i = 0; i < n && i < kSaPrefetchAhead; ++i) prefetch(i);
 
     IMB_MGR* imb = ctx.imb;
     unsigned inflight = 0;
     for (uint16_t i = 0; i < n; ++i) {
+        if (i + kSaPrefetchAhead < n) prefetch(static_cast<uint16_t>(i + kSaPrefetchAhead));
         rte_mbuf* m = batch.mbuf[i];
         SecurityAssociation* sa = sas[i];
         if (!sa) {

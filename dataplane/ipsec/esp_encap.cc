@@ -39,11 +39,14 @@ void esp_encap(WorkerContext& ctx, EspEncapBatch& batch) {
     // CBC IVs for the whole batch, made while no job is in flight.
     ctx.ivs.reserve(imb, batch.count * 16u);
     const SecurityAssociation* previous = nullptr;
-    for (uint16_t i = 0; i < batch.count; ++i)
+    auto prefetch = [&](uint16_t i) {
         prefetch_security_association(batch.sa[i], rte_pktmbuf_data_len(batch.mbuf[i]), previous);
+    };
+    for (uint16_t i = 0; i < batch.count && i < kSaPrefetchAhead; ++i) prefetch(i);
 
     unsigned inflight = 0;
     for (uint16_t i = 0; i < batch.count; ++i) {
+        if (i + kSaPrefetchAhead < batch.count) prefetch(static_cast<uint16_t>(i + kSaPrefetchAhead));
         rte_mbuf* m = batch.mbuf[i];
         SecurityAssociation* sa = batch.sa[i];
         if (!gateway_known) {  // before a sequence number is spent
