@@ -241,10 +241,12 @@ shm::CommandStatus remove_session(Dataplane& dp, uint32_t index, const char** wh
     }
     const Session& s = dp.sessions.at(index);
     const uint32_t sa_in = s.sa_in, sa_out = s.sa_out;
-    const shm::CommandStatus status = dp.sessions.remove(index, why);
-    if (status != shm::CommandStatus::Ok) return status;
+    // Unhooked before the removal starts its grace period, so no worker can
+    // still follow the hint once the slot is reused.
     if (dp.sas.at(sa_in).session_hint.load(std::memory_order_relaxed) == index)
         dp.sas.at(sa_in).session_hint.store(kNoSessionHint, std::memory_order_release);
+    const shm::CommandStatus status = dp.sessions.remove(index, why);
+    if (status != shm::CommandStatus::Ok) return status;
     dp.sas.drop_user(sa_in);
     dp.sas.drop_user(sa_out);
     publish_sa(dp, sa_in);

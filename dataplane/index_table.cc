@@ -14,8 +14,6 @@ uint32_t IndexTable::buckets_for(uint32_t capacity) {
 void IndexTable::attach(Bucket* buckets, uint32_t bucket_count) {
     buckets_ = buckets;
     bucket_mask_ = bucket_count - 1;
-    shift_ = 64;
-    for (uint32_t n = bucket_count; n > 1; n >>= 1) --shift_;
     size_ = 0;
 }
 

@@ -32,7 +32,8 @@ public:
     // Buckets for capacity keys at no more than half full (a power of two, at least 2).
     static uint32_t buckets_for(uint32_t capacity);
 
-    // Uses zeroed storage of buckets_for(capacity) buckets, which the caller owns.
+    // Uses zeroed storage of buckets_for(capacity) buckets (a power of two,
+    // at least 2), which the caller owns.
     void attach(Bucket* buckets, uint32_t bucket_count);
     // Or allocates it in hugepage memory on socket; release() frees it.
     bool create(const char* name, uint32_t capacity, int socket);
@@ -58,13 +59,20 @@ public:
     }
 
 private:
-    // Fibonacci hashing: sequential SPIs and addresses (whose varying bits
-    // are the top ones in network byte order) spread over the buckets.
-    uint32_t home(uint32_t key) const { return static_cast<uint32_t>((key * 0x9E3779B97F4A7C15ull) >> shift_); }
+    // MurmurHash3's finalizer: every key bit moves every bucket bit, so
+    // sequential SPIs and addresses (whose varying bits are the top ones in
+    // network byte order) spread evenly; a plain multiply clustered them.
+    uint32_t home(uint32_t key) const {
+        key ^= key >> 16;
+        key *= 0x85EBCA6Bu;
+        key ^= key >> 13;
+        key *= 0xC2B2AE35u;
+        key ^= key >> 16;
+        return key & bucket_mask_;
+    }
 
     Bucket* buckets_ = nullptr;
     uint32_t bucket_mask_ = 0;
-    unsigned shift_ = 63;
     uint32_t size_ = 0;
 };
 

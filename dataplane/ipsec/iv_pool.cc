@@ -30,10 +30,11 @@ bool IvPool::refill(IMB_MGR* mgr) {
     if (blocks_ >= kBlocksPerKey) rekey(mgr);
     // Counter block: the block number under this key, then a 64-bit counter
     // that starts at 0 and runs to 255 over this 4 KB.
-    alignas(16) uint8_t counter[16] = {};
-    proto::write_u32(counter, static_cast<uint32_t>(blocks_ >> 32));
-    proto::write_u32(counter + 4, static_cast<uint32_t>(blocks_));
+    std::memset(counter_, 0, sizeof counter_);
+    proto::write_u32(counter_, static_cast<uint32_t>(blocks_ >> 32));
+    proto::write_u32(counter_ + 4, static_cast<uint32_t>(blocks_));
     ++blocks_;
+    used_ = sizeof bytes_;  // nothing to take unless the keystream is made
     std::memset(bytes_, 0, sizeof bytes_);
     IMB_JOB* job = IMB_GET_NEXT_JOB(mgr);
     job->cipher_mode = IMB_CIPHER_CNTR;
@@ -43,12 +44,14 @@ bool IvPool::refill(IMB_MGR* mgr) {
     job->enc_keys = encrypt_keys_;
     job->dec_keys = encrypt_keys_;
     job->key_len_in_bytes = 16;
-    job->iv = counter;
+    job->iv = counter_;
     job->iv_len_in_bytes = 16;
     job->src = bytes_;
     job->dst = bytes_;
     job->cipher_start_src_offset_in_bytes = 0;
     job->msg_len_to_cipher_in_bytes = sizeof bytes_;
+    // With no other job in flight (the caller's promise) the one that
+    // completes is this one.
     const IMB_JOB* done = run_job_now(mgr);
     if (done != job || done->status != IMB_STATUS_COMPLETED) return false;
     used_ = 0;

@@ -18,7 +18,8 @@ public:
     bool init(IMB_MGR* mgr);
     // Makes sure n bytes (at most 4096) can be taken before the next reserve.
     // Refills through mgr: call only while mgr has no job in flight (between
-    // burst stages). False if the keystream could not be made.
+    // burst stages). False if the keystream could not be made; then take()
+    // gives nothing until a later refill works (never a stale or zero IV).
     bool reserve(IMB_MGR* mgr, unsigned n);
     // n bytes reserved before, or nullptr if none are left.
     const uint8_t* take(unsigned n) {
@@ -35,6 +36,7 @@ private:
     static constexpr uint64_t kBlocksPerKey = uint64_t{1} << 20;
     alignas(64) uint8_t bytes_[4096];
     unsigned used_ = sizeof bytes_;
+    alignas(16) uint8_t counter_[16];             // the refill job's IV: lives as long as the pool
     alignas(16) uint8_t encrypt_keys_[16 * 11];
     alignas(16) uint8_t decrypt_keys_[16 * 11];  // unused: IPsec-MB expands both
     uint64_t blocks_ = kBlocksPerKey;             // made under the current key

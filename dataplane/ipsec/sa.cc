@@ -1,6 +1,7 @@
 #include "dataplane/ipsec/sa.h"
 
 #include <arpa/inet.h>
+#include <openssl/crypto.h>
 
 #include <cstring>
 
@@ -144,6 +145,7 @@ bool key_security_association(IMB_MGR* mgr, const config::StaticSa& spec, uint32
             }
             break;
     }
+    OPENSSL_cleanse(unused_schedule, sizeof unused_schedule);
     if (cipher.aead) {
         std::memcpy(sa.gcm_salt, key + sa.cipher_key_bytes, proto::kGcmSaltSize);
         sa.hash_alg = IMB_AUTH_AES_GMAC;

@@ -4,6 +4,7 @@
 // session only ever takes packets from its own SA; PPP carrying IPv4 or IPv6
 // is checked against the client's address, its TTL decremented, TCP MSS
 // clamped, and it leaves the core port; other PPP protocols are punted.
+#include <atomic>
 #include <cstring>
 
 #include <rte_mbuf.h>
@@ -88,7 +89,8 @@ Session* hinted_session(WorkerContext& ctx, const SecurityAssociation& sa, const
     const uint32_t hint = sa.session_hint.load(std::memory_order_acquire);
     if (hint == kNoSessionHint) return nullptr;
     Session& s = ctx.dp->sessions.at(hint);
-    const bool same = s.in_use && s.sa_in == key.sa_in && s.tunnel_id == key.tunnel_id && s.session_id == key.session_id;
+    const bool in_use = std::atomic_ref<bool>(s.in_use).load(std::memory_order_acquire);
+    const bool same = in_use && s.sa_in == key.sa_in && s.tunnel_id == key.tunnel_id && s.session_id == key.session_id;
     return same ? &s : nullptr;
 }
 

@@ -123,7 +123,8 @@ shm::CommandStatus SessionTable::install(const config::StaticSession& spec, uint
     std::memcpy(s->ipv6_prefix, spec.client_ipv6_prefix.data(), 16);
     s->ipv6_prefix_length = v6_length;
     std::strncpy(s->name, spec.name.c_str(), sizeof s->name - 1);
-    s->in_use = true;
+    // Release: a worker that reaches the slot through its SA's hint sees it whole.
+    std::atomic_ref<bool>(s->in_use).store(true, std::memory_order_release);
 
     // The hashes publish the entry to workers: everything above is written before.
     void* data = reinterpret_cast<void*>(uintptr_t{slot});
@@ -183,7 +184,7 @@ shm::CommandStatus SessionTable::remove(uint32_t index, const char** why) {
             owner == index)
             rte_lpm6_delete(by_ipv6_other_, s.ipv6_prefix, s.ipv6_prefix_length);
     }
-    s.in_use = false;
+    std::atomic_ref<bool>(s.in_use).store(false, std::memory_order_release);
     --live_;
     removed_.emplace_back(index, rte_rcu_qsbr_start(rcu_));
     return shm::CommandStatus::Ok;
