@@ -206,11 +206,11 @@ shm::CommandStatus install_session(Dataplane& dp, const config::StaticSession& s
         largest_inner_packet(dp.sas.at(sa_out), spec.sequencing, dp.config->dataplane.access.mtu);
     // RFC 8200 5: an IPv6 link carries 1280 bytes; no smaller MTU may be signalled.
     if (spec.client_ipv6_prefix_length && (max_inner < 1280 || spec.mtu < 1280)) {
-        static char message[160];  // main lcore only
+        static char message[256];  // main lcore only
         std::snprintf(message, sizeof message,
-                      "only %u-byte packets fit through this session (its MTU and its SA), below IPv6's 1280 "
-                      "(RFC 8200 5); raise the MTU or drop the IPv6 prefix",
-                      std::min<unsigned>(max_inner, spec.mtu));
+                      "only %u-byte packets fit through this session (its MTU and its SA, with "
+                      "dataplane.access.mtu %u), below IPv6's 1280 (RFC 8200 5); raise the MTU or drop the IPv6 prefix",
+                      std::min<unsigned>(max_inner, spec.mtu), static_cast<unsigned>(dp.config->dataplane.access.mtu));
         *why = message;
         return shm::CommandStatus::BadCommand;
     }

@@ -75,7 +75,7 @@ std::string dataplane_start(Dataplane& dp, const config::Config& cfg, std::vecto
             if (install_session(dp, session, sa_index.at(session.sa_in), sa_index.at(session.sa_out), index, &why) !=
                 shm::CommandStatus::Ok)
                 return cfg.path + ":" + std::to_string(session.line) + ": l2tp.static_sessions \"" + session.name +
-                       "\": " + why + " (dataplane.access.mtu " + std::to_string(cfg.dataplane.access.mtu) + ")";
+                       "\": " + why;
         }
     }
     control_publish(dp, workers.data(), queues);

@@ -371,6 +371,7 @@ public:
         const std::string error = lab.start();
         CPPUNIT_ASSERT_MESSAGE(error, error.find("only 1217-byte packets fit") != std::string::npos);
         CPPUNIT_ASSERT_MESSAGE(error, error.find("below IPv6's 1280") != std::string::npos);
+        CPPUNIT_ASSERT_MESSAGE(error, error.find("dataplane.access.mtu 1300") != std::string::npos);
         ClientLab v4_only;
         ClientSpec spec;
         spec.ipv6_index = 0;
