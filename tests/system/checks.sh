@@ -48,6 +48,13 @@ stop_pid() {
     kill -TERM "$pid" 2>/dev/null
     for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null || true  # reaps it if it is our child
+}
+# A test's work directory: removed, or kept (and said so) when keep is 1.
+remove_work() {
+    local dir=$1 keep=$2
+    [ -n "$dir" ] || return 0
+    if [ "$keep" = 1 ]; then echo "  work directory kept: $dir"; else rm -rf "$dir"; fi
 }
 end_lab_run() {
     stop_pid "$1"

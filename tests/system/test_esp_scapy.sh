@@ -45,16 +45,9 @@ LAB_UP=
 SECONDS=0
 # shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
-    if [ -n "$DP_PID" ] && kill -0 "$DP_PID" 2>/dev/null; then
-        kill -TERM "$DP_PID" 2>/dev/null
-        for _ in $(seq 50); do kill -0 "$DP_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$DP_PID" 2>/dev/null
-        wait "$DP_PID" 2>/dev/null
-    fi
+    stop_pid "$DP_PID"
     [ -n "$LAB_UP" ] && lab_down "$LAB_UP"
-    if [ -n "$WORK" ]; then
-        if [ "${ESP_TEST_KEEP:-0}" = 1 ]; then echo "  work directory kept: $WORK"; else rm -rf "$WORK"; fi
-    fi
+    remove_work "$WORK" "${ESP_TEST_KEEP:-0}"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

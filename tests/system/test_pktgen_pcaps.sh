@@ -54,9 +54,7 @@ cleanup() {
         kill -KILL "$DP_PID" 2>/dev/null
         wait "$DP_PID" 2>/dev/null
     fi
-    if [ -n "$WORK" ]; then
-        if [ "${PKTGEN_TEST_KEEP:-0}" = 1 ]; then echo "  work directory kept: $WORK"; else rm -rf "$WORK"; fi
-    fi
+    remove_work "$WORK" "${PKTGEN_TEST_KEEP:-0}"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
