@@ -19,6 +19,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <rte_cycles.h>
@@ -284,6 +285,22 @@ struct Point {
     double crypto_cycles_per_packet;
 };
 
+// The timed turns of one point: each turn's cycles per packet (kBatch
+// packets per worker), and IPsec-MB alone right after it; medians at the end.
+class Turns {
+public:
+    explicit Turns(std::unique_ptr<CryptoOnly> crypto) : crypto_(std::move(crypto)) {}
+    void record(uint64_t spent) {
+        cycles_.push_back(static_cast<double>(spent) / kBatch);
+        crypto_cycles_.push_back(crypto_->round(kBatch));
+    }
+    Point result() { return {median(cycles_), median(crypto_cycles_)}; }
+
+private:
+    std::unique_ptr<CryptoOnly> crypto_;
+    std::vector<double> cycles_, crypto_cycles_;
+};
+
 // One direction, one profile, on a running data plane with `workers` workers.
 // handoff (upstream, two worker contexts polled by one core): worker 1 owns
 // every SA (the warm-up turn goes to it), then every packet arrives at worker
@@ -291,8 +308,7 @@ struct Point {
 // of a packet that RSS sent to the wrong worker.
 bool measure(test::RingDataplane& r, Generator& gen, unsigned workers, const Profile& profile, bool upstream,
              uint64_t packets, Point& out, bool handoff = false) {
-    std::vector<double> per_turn, crypto_per_turn;
-    auto crypto = std::make_unique<CryptoOnly>(gen.mgr(), gen.sa(0), profile, upstream);
+    Turns turns(std::make_unique<CryptoOnly>(gen.mgr(), gen.sa(0), profile, upstream));
     std::vector<rte_mbuf*> batch(kBatch);
     const auto before = r.counters();
     SecondWorker second;
@@ -313,8 +329,7 @@ bool measure(test::RingDataplane& r, Generator& gen, unsigned workers, const Pro
             const uint64_t spent = rte_rdtsc_precise() - start;
             drain(r);
             if (turn >= 0) {
-                per_turn.push_back(static_cast<double>(spent) / kBatch);
-                crypto_per_turn.push_back(crypto->round(kBatch));
+                turns.record(spent);
                 done += kBatch;
             }
             continue;
@@ -338,8 +353,7 @@ bool measure(test::RingDataplane& r, Generator& gen, unsigned workers, const Pro
         if (turn >= 0) {
             // Both workers ran side by side: a core's share is the elapsed
             // time over its own packets.
-            per_turn.push_back(static_cast<double>(spent) / kBatch);
-            crypto_per_turn.push_back(crypto->round(kBatch));
+            turns.record(spent);
             done += kBatch * workers;
         }
     }
@@ -358,8 +372,7 @@ bool measure(test::RingDataplane& r, Generator& gen, unsigned workers, const Pro
         std::fprintf(stderr, "only %" PRIu64 " of %" PRIu64 " packets went through\n", forwarded, expected);
         return false;
     }
-    out.cycles_per_packet = median(per_turn);
-    out.crypto_cycles_per_packet = median(crypto_per_turn);
+    out = turns.result();
     return true;
 }
 
@@ -369,8 +382,7 @@ bool measure(test::RingDataplane& r, Generator& gen, unsigned workers, const Pro
 // packets are freed untimed; downstream the encrypted frames are sent untimed.
 bool measure_esp_stage(test::RingDataplane& r, Generator& gen, const Profile& profile, bool upstream,
                        uint64_t packets, Point& out) {
-    std::vector<double> per_turn, crypto_per_turn;
-    auto crypto = std::make_unique<CryptoOnly>(gen.mgr(), gen.sa(0), profile, upstream);
+    Turns turns(std::make_unique<CryptoOnly>(gen.mgr(), gen.sa(0), profile, upstream));
     std::vector<rte_mbuf*> batch(kBatch);
     std::vector<unsigned> clients(kBatch);
     dp::WorkerContext& worker = r.workers()[0];
@@ -415,8 +427,7 @@ bool measure_esp_stage(test::RingDataplane& r, Generator& gen, const Profile& pr
         }
         drain(r);
         if (turn >= 0) {
-            per_turn.push_back(static_cast<double>(spent) / kBatch);
-            crypto_per_turn.push_back(crypto->round(kBatch));
+            turns.record(spent);
             done += kBatch;
         }
     }
@@ -427,8 +438,7 @@ bool measure_esp_stage(test::RingDataplane& r, Generator& gen, const Profile& pr
         std::fprintf(stderr, "only %" PRIu64 " of %" PRIu64 " packets went through ESP\n", forwarded, done + kBatch);
         return false;
     }
-    out.cycles_per_packet = median(per_turn);
-    out.crypto_cycles_per_packet = median(crypto_per_turn);
+    out = turns.result();
     return true;
 }
 
