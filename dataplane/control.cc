@@ -31,7 +31,7 @@ const rte_memzone* reserve_zone(const std::string& name, size_t size) {
 void publish_sa_counters(const SecurityAssociation& sa, shm::PublishedSa& p) {
     p.packets = sa.counters.packets;
     p.bytes = sa.counters.bytes;
-    p.next_sequence = sa.next_sequence.load(std::memory_order_relaxed);
+    if (sa.direction == config::SaDirection::Outbound) p.next_sequence = sa.next_sequence_relaxed();
 }
 
 void publish_session_counters(const Session& s, shm::PublishedSession& p) {
@@ -220,7 +220,7 @@ shm::CommandStatus install_session(Dataplane& dp, const config::StaticSession& s
     dp.sas.add_user(sa_out);
     // Upstream finds the session through its SA first; a second session on
     // the same SA (rare: one tunnel, two calls) is found by lookup.
-    dp.sas.at(sa_in).session_hint.store(index, std::memory_order_release);
+    dp.sas.at(sa_in).session_hint().store(index, std::memory_order_release);
     publish_sa(dp, sa_in);
     publish_sa(dp, sa_out);
     publish_session(dp, index);
@@ -243,8 +243,8 @@ shm::CommandStatus remove_session(Dataplane& dp, uint32_t index, const char** wh
     const uint32_t sa_in = s.sa_in, sa_out = s.sa_out;
     // Unhooked before the removal starts its grace period, so no worker can
     // still follow the hint once the slot is reused.
-    if (dp.sas.at(sa_in).session_hint.load(std::memory_order_relaxed) == index)
-        dp.sas.at(sa_in).session_hint.store(kNoSessionHint, std::memory_order_release);
+    if (dp.sas.at(sa_in).session_hint().load(std::memory_order_relaxed) == index)
+        dp.sas.at(sa_in).session_hint().store(kNoSessionHint, std::memory_order_release);
     const shm::CommandStatus status = dp.sessions.remove(index, why);
     if (status != shm::CommandStatus::Ok) return status;
     dp.sas.drop_user(sa_in);

@@ -53,7 +53,7 @@ void complete_decrypt(WorkerContext& ctx, const IMB_JOB* job) {
     if (status == EspStatus::AuthFailed) ++c.rx_esp_auth_drops;
     else if (status == EspStatus::CryptoError) ++c.rx_esp_crypto_error_drops;
     // RFC 4303 3.4.3: the window moves only for authenticated packets.
-    else if (count_replay_verdict(c, f.sa->replay.update(f.seq))) {
+    else if (count_replay_verdict(c, f.sa->replay().update(f.seq))) {
         if (status == EspStatus::BadPadding) ++c.rx_esp_padding_drops;
         // L2TP/IPsec transport SAs carry UDP (RFC 3193 4); anything else,
         // including next header 59 dummy packets, stops here.
@@ -67,10 +67,10 @@ void complete_decrypt(WorkerContext& ctx, const IMB_JOB* job) {
 // True if this worker may work on sa's inbound state: it owns the SA, or
 // has just claimed it as the first to receive on it. Otherwise owner says whose it is.
 bool owned_here(const WorkerContext& ctx, SecurityAssociation& sa, uint16_t& owner) {
-    owner = sa.owner.load(std::memory_order_relaxed);
+    owner = sa.owner().load(std::memory_order_relaxed);
     if (owner == ctx.queue) return true;
     // A failed claim leaves the winner in owner.
-    return owner == kNoOwner && sa.owner.compare_exchange_strong(owner, ctx.queue, std::memory_order_relaxed);
+    return owner == kNoOwner && sa.owner().compare_exchange_strong(owner, ctx.queue, std::memory_order_relaxed);
 }
 
 // The owner finds the SA again by SPI: the mbuf carries only where ESP
@@ -154,12 +154,12 @@ void esp_decap(WorkerContext& ctx, EspBatch& batch) {
         f.esp = rte_pktmbuf_mtod_offset(m, uint8_t*, batch.esp_offset[i]);
         f.esp_len = rte_pktmbuf_data_len(m) - batch.esp_offset[i];
         f.seq = proto::load_u32(f.esp + 4);
-        if (!count_replay_verdict(c, sa->replay.check(f.seq))) {
+        if (!count_replay_verdict(c, sa->replay().check(f.seq))) {
             rte_pktmbuf_free(m);
             continue;
         }
         // L2TP will look at the SA's session once the burst is decrypted.
-        if (const uint32_t hint = sa->session_hint.load(std::memory_order_acquire); hint != kNoSessionHint)
+        if (const uint32_t hint = sa->session_hint().load(std::memory_order_acquire); hint != kNoSessionHint)
             prefetch_session(&ctx.dp->sessions.at(hint));
         IMB_JOB* job = IMB_GET_NEXT_JOB(imb);
         const EspStatus status = prepare_decrypt_job(job, *sa, f.esp, f.esp_len, f.scratch);

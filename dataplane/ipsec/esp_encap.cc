@@ -56,7 +56,7 @@ void esp_encap(WorkerContext& ctx, EspEncapBatch& batch) {
         }
         // RFC 4303 3.3.3: the sequence number never cycles; an exhausted SA
         // stops sending until it is rekeyed.
-        const uint64_t seq = sa->next_sequence.fetch_add(1, std::memory_order_relaxed);
+        const uint64_t seq = sa->next_sequence().fetch_add(1, std::memory_order_relaxed);
         if (seq > UINT32_MAX) {
             ++c.tx_esp_seq_overflow_drops;
             rte_pktmbuf_free(m);
@@ -68,8 +68,8 @@ void esp_encap(WorkerContext& ctx, EspEncapBatch& batch) {
                                                        udp_size + esp_header_room(*sa));
         const uint32_t trailer = esp_trailer_room(*sa, payload_len);
         const uint32_t outer_len = headers - proto::kEthernetHeaderSize + payload_len + trailer;
-        const uint8_t* iv = sa->cipher_mode == IMB_CIPHER_GCM ? nullptr : ctx.ivs.take(sa->iv_size);
-        if (sa->cipher_mode != IMB_CIPHER_GCM && !iv) {
+        const uint8_t* iv = sa->cipher_mode_for_job() == IMB_CIPHER_GCM ? nullptr : ctx.ivs.take(sa->iv_size);
+        if (sa->cipher_mode_for_job() != IMB_CIPHER_GCM && !iv) {
             ++c.tx_esp_crypto_error_drops;
             rte_pktmbuf_free(m);
             continue;

@@ -16,11 +16,11 @@ void fill_common(IMB_JOB* job, const SecurityAssociation& sa, uint8_t* esp, uint
     job->cipher_start_src_offset_in_bytes = 8 + sa.iv_size;
     job->msg_len_to_cipher_in_bytes = ciphertext_len;
     job->key_len_in_bytes = sa.cipher_key_bytes;
-    job->cipher_mode = sa.cipher_mode;
-    job->hash_alg = sa.hash_alg;
+    job->cipher_mode = sa.cipher_mode_for_job();
+    job->hash_alg = sa.hash_alg_for_job();
     job->auth_tag_output = scratch.tag;
     job->auth_tag_output_len_in_bytes = sa.imb_tag_size;
-    switch (sa.cipher_mode) {
+    switch (sa.cipher_mode_for_job()) {
         case IMB_CIPHER_GCM:
             job->enc_keys = job->dec_keys = &sa.keys.gcm;
             // RFC 4106 4: nonce = salt || IV; AAD = SPI || sequence (no ESN).
@@ -44,7 +44,7 @@ void fill_common(IMB_JOB* job, const SecurityAssociation& sa, uint8_t* esp, uint
             job->iv_len_in_bytes = 16;
             break;
     }
-    if (sa.cipher_mode != IMB_CIPHER_GCM) {
+    if (sa.cipher_mode_for_job() != IMB_CIPHER_GCM) {
         // RFC 4303 2: the ICV covers ESP header, IV and ciphertext.
         job->hash_start_src_offset_in_bytes = 0;
         job->msg_len_to_hash_in_bytes = 8 + sa.iv_size + ciphertext_len;
@@ -115,7 +115,7 @@ uint32_t prepare_encrypt_job(IMB_JOB* job, const SecurityAssociation& sa, uint8_
 
     proto::write_u32(esp, sa.spi);
     proto::write_u32(esp + 4, seq);
-    if (sa.cipher_mode == IMB_CIPHER_GCM) {
+    if (sa.cipher_mode_for_job() == IMB_CIPHER_GCM) {
         // RFC 4106 3.1: the IV must be unique per key; the sequence number is.
         std::memset(esp + 8, 0, 4);
         proto::write_u32(esp + 12, seq);

@@ -153,7 +153,7 @@ bool key_security_association(IMB_MGR* mgr, const config::StaticSa& spec, uint32
         sa.hash_alg = hash_algorithm(spec.integrity);
         precompute_hmac(mgr, spec.integrity, spec.integrity_key, sa.keys);
     }
-    sa.next_sequence.store(spec.first_sequence, std::memory_order_relaxed);
+    if (spec.direction == config::SaDirection::Outbound) sa.outbound.next_sequence = spec.first_sequence;
     sa.in_use = true;
     return true;
 }

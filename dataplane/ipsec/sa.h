@@ -62,9 +62,35 @@ struct alignas(64) SaKeys {
 static_assert(sizeof(SaKeys) == 1024 && sizeof(gcm_key_data) <= sizeof(SaKeys));
 static_assert(offsetof(SaKeys, block.hmac_ipad) == SaKeys::kHmacOffset);
 
+// Inbound SAs' per-packet state, written only by the owner worker: the first
+// to receive on the SA claims it and the others hand it the SA's packets
+// (RSS normally keeps them on the owner already).
+struct InboundSaState {
+    ReplayState replay;
+    uint16_t owner;         // kNoOwner until claimed; atomic (owner())
+    uint16_t unused;
+    // A session bound to this SA (kNoSessionHint if none), so L2TP can find
+    // it without a hash lookup; it is checked like a lookup result. Atomic (session_hint()).
+    uint32_t session_hint;
+};
+
+// Outbound: the next sequence number (RFC 4303 3.3.3: never wraps), taken
+// atomically by whichever worker sends (next_sequence()).
+struct OutboundSaState {
+    uint64_t next_sequence;
+};
+
 struct alignas(64) SecurityAssociation {
-    // Line 0, the transform: read-only after install.
+    // Line 0, all a packet reads and writes besides keys and replay bitmap:
+    // the transform (read-only after install), the counters and its
+    // direction's state. One line, so with thousands of SAs a packet misses
+    // once here, not twice.
     uint32_t spi = 0;
+    uint32_t local_address = 0;        // network byte order, as in the header
+    uint32_t peer_address = 0;         // network byte order
+    uint16_t local_port = 0;           // network byte order
+    uint16_t peer_port = 0;            // network byte order
+    uint8_t gcm_salt[4]{};
     config::SaDirection direction = config::SaDirection::Inbound;
     proto::EspCipher cipher{};
     proto::EspIntegrity integrity{};
@@ -74,46 +100,53 @@ struct alignas(64) SecurityAssociation {
     uint8_t icv_size = 0;
     uint8_t block_size = 0;
     uint8_t imb_tag_size = 0;          // tag length IPsec-MB computes (>= icv_size)
-    IMB_CIPHER_MODE cipher_mode{};
-    IMB_HASH_ALG hash_alg{};
-    uint32_t cipher_key_bytes = 0;     // AES/3DES key length without the GCM salt
-    uint32_t local_address = 0;        // network byte order, as in the header
-    uint32_t peer_address = 0;         // network byte order
-    uint16_t local_port = 0;           // network byte order
-    uint16_t peer_port = 0;            // network byte order
-    uint8_t gcm_salt[4]{};
-    // Inbound: a session bound to this SA (kNoSessionHint if none), so L2TP
-    // can find it without a hash lookup; it is checked like a lookup result.
-    std::atomic<uint32_t> session_hint{kNoSessionHint};
-
-    // Line 1, what packets change: outbound, the next sequence number (RFC
-    // 4303 3.3.3: never wraps), taken atomically by whichever worker sends,
-    // and counters added atomically; inbound, the anti-replay window and
-    // counters, written only by the owner: the first worker to receive on the
-    // SA claims it and the others hand it the SA's packets (RSS normally
-    // keeps them on the owner already).
-    alignas(64) std::atomic<uint64_t> next_sequence{1};
-    std::atomic<uint16_t> owner{kNoOwner};
-    ReplayWindow replay;
+    uint8_t cipher_key_bytes = 0;      // AES/3DES key length without the GCM salt
+    uint8_t cipher_mode = 0;           // IMB_CIPHER_MODE, kept in a byte (cipher_mode_for_job())
+    uint8_t hash_alg = 0;              // IMB_HASH_ALG, likewise
+    // Inbound counters have one writer (the owner); outbound ones any worker (add_shared_counter).
     SaCounters counters;
+    union {
+        InboundSaState inbound{{}, kNoOwner, 0, kNoSessionHint};
+        OutboundSaState outbound;
+    };
 
-    // Lines 2-5: the window's bitmap when it fits (windows up to 1984 bits),
-    // so a packet's word is found from the SA's address and its sequence number.
-    alignas(64) uint64_t replay_bitmap[ReplayWindow::kInlineWords]{};
-
+    // Lines 1-16: the keys, round keys first, right behind line 0.
     SaKeys keys;
+
+    // Lines 17-20: the window's bitmap when it fits (windows up to 1984 bits),
+    // so a packet's word is found from the SA's address and its sequence
+    // number; a larger window's bitmap is allocated apart and pointed at from here.
+    union alignas(64) {
+        uint64_t replay_bitmap[ReplayWindow::kInlineWords]{};
+        uint64_t* external_replay_bitmap;
+    };
     char name[32]{};
+
+    IMB_CIPHER_MODE cipher_mode_for_job() const { return static_cast<IMB_CIPHER_MODE>(cipher_mode); }
+    IMB_HASH_ALG hash_alg_for_job() const { return static_cast<IMB_HASH_ALG>(hash_alg); }
+    std::atomic_ref<uint64_t> next_sequence() { return std::atomic_ref<uint64_t>(outbound.next_sequence); }
+    // For readers that only look (the published copy).
+    uint64_t next_sequence_relaxed() const { return __atomic_load_n(&outbound.next_sequence, __ATOMIC_RELAXED); }
+    std::atomic_ref<uint16_t> owner() { return std::atomic_ref<uint16_t>(inbound.owner); }
+    std::atomic_ref<uint32_t> session_hint() { return std::atomic_ref<uint32_t>(inbound.session_hint); }
+    uint64_t* replay_storage() {
+        return ReplayWindow::bitmap_words(inbound.replay) <= ReplayWindow::kInlineWords ? replay_bitmap
+                                                                                         : external_replay_bitmap;
+    }
+    ReplayWindow replay() { return ReplayWindow(inbound.replay, replay_storage()); }
 };
-static_assert(offsetof(SecurityAssociation, next_sequence) == 64 && offsetof(SecurityAssociation, keys) == 384);
+static_assert(IMB_CIPHER_NUM <= 256 && IMB_AUTH_NUM <= 256);
+static_assert(offsetof(SecurityAssociation, counters) + sizeof(SaCounters) + sizeof(InboundSaState) == 64);
+static_assert(offsetof(SecurityAssociation, keys) == 64 && offsetof(SecurityAssociation, replay_bitmap) == 1088);
 
 // With thousands of SAs most packets find theirs cold. The burst stages
 // call this kSaPrefetchAhead packets ahead of the cipher: the misses overlap
 // the work on the packets before, and the first packets' lines do not queue
 // behind the whole burst's (measured: 4-6 ahead beat a whole burst at once
 // by 10-25% with 100k clients). A run of packets on one SA pays once.
-// Only the lines a packet of esp_len bytes reads: the transform, the mutable
-// line, the round keys and, from the end of the keys, as many of GCM's hash
-// powers as it has blocks to hash (or the HMAC states): 8 lines of 23 for
+// Only the lines a packet of esp_len bytes reads: the first (transform,
+// counters, sequence state), the round keys and, from the end of the keys, as many of GCM's hash
+// powers as it has blocks to hash (or the HMAC states): 7 lines of 22 for
 // a short packet. 3DES reads three schedule lines more, on demand, and so
 // does GCM on CPUs without VAES, where IPsec-MB keeps 8 powers right after
 // the round keys instead (the layout assumed here is the VAES one).
@@ -124,8 +157,7 @@ inline void prefetch_security_association(const SecurityAssociation* sa, uint32_
     if (sa == previous || !sa) return;
     previous = sa;
     const char* base = reinterpret_cast<const char*>(sa);
-    __builtin_prefetch(base, 0, 3);
-    __builtin_prefetch(base + offsetof(SecurityAssociation, next_sequence), 1, 3);
+    __builtin_prefetch(base, 1, 3);
     const char* keys = base + offsetof(SecurityAssociation, keys);
     for (size_t line = 0; line < SaKeys::kScheduleBytes; line += 64) __builtin_prefetch(keys + line, 0, 3);
     // GHASH takes the ciphertext blocks with H^n .. H^1 (ESP adds at least 32 bytes around them).

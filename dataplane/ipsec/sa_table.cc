@@ -22,8 +22,10 @@ SaTable::~SaTable() {
 }
 
 void SaTable::destroy(uint32_t index) {
-    if (sas_[index].replay.storage() != sas_[index].replay_bitmap) rte_free(sas_[index].replay.storage());
-    sas_[index].~SecurityAssociation();
+    SecurityAssociation& sa = sas_[index];
+    if (sa.direction == config::SaDirection::Inbound && sa.replay_storage() != sa.replay_bitmap)
+        rte_free(sa.replay_storage());
+    sa.~SecurityAssociation();
     std::memset(static_cast<void*>(&sas_[index]), 0, sizeof(SecurityAssociation));
 }
 
@@ -62,7 +64,7 @@ shm::CommandStatus SaTable::install(IMB_MGR* mgr, const config::StaticSa& spec, 
     }
     const uint32_t window = inbound ? replay_window : 0;
     if (ReplayWindow::words(window) <= ReplayWindow::kInlineWords) {
-        sa->replay.init(sa->replay_bitmap, window, ReplayWindow::kInlineWords);
+        if (inbound) ReplayWindow::init(sa->inbound.replay, window, ReplayWindow::kInlineWords);
     } else {
         auto* bitmap = static_cast<uint64_t*>(
             rte_zmalloc("replay_window", ReplayWindow::words(window) * sizeof(uint64_t), 64));
@@ -71,7 +73,8 @@ shm::CommandStatus SaTable::install(IMB_MGR* mgr, const config::StaticSa& spec, 
             *why = "out of hugepage memory for the replay window";
             return shm::CommandStatus::TableFull;
         }
-        sa->replay.init(bitmap, window);
+        ReplayWindow::init(sa->inbound.replay, window, ReplayWindow::words(window));
+        sa->external_replay_bitmap = bitmap;
     }
     sa->in_use = true;
     // Outbound SAs are reached through their session, not looked up. The

@@ -85,8 +85,8 @@ shm::PuntHeader punt_header(const SecurityAssociation& sa, uint32_t sa_index) {
 
 // The session the SA points at, if it is the one the packet names (as a
 // lookup would have found it: in use, bound to this SA, the same ids).
-Session* hinted_session(WorkerContext& ctx, const SecurityAssociation& sa, const SessionKey& key) {
-    const uint32_t hint = sa.session_hint.load(std::memory_order_acquire);
+Session* hinted_session(WorkerContext& ctx, SecurityAssociation& sa, const SessionKey& key) {
+    const uint32_t hint = sa.session_hint().load(std::memory_order_acquire);
     if (hint == kNoSessionHint) return nullptr;
     Session& s = ctx.dp->sessions.at(hint);
     const bool in_use = std::atomic_ref<bool>(s.in_use).load(std::memory_order_acquire);

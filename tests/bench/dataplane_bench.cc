@@ -171,7 +171,7 @@ public:
                                          inner, 64, 0, 0);
                 proto::write_udp_header(ip + 20, 5000, 5001, static_cast<uint16_t>(inner - 20));
                 std::memset(ip + 28, 0x5A, inner - 28u);
-                const uint32_t seq = static_cast<uint32_t>(sa.next_sequence.fetch_add(1));
+                const uint32_t seq = static_cast<uint32_t>(sa.next_sequence().fetch_add(1));
                 IMB_JOB* job = IMB_GET_NEXT_JOB(mgr_);
                 const uint32_t esp_len =
                     dp::prepare_encrypt_job(job, sa, esp, payload_len, proto::kIpProtoUdp, seq, iv_, scratch_[k]);

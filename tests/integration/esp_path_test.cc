@@ -144,19 +144,25 @@ public:
     }
 
     void left_of_window_is_dropped() {
-        ClientLab lab;
-        lab.add_client(spec_for(kTransforms[2], false));
-        lab.config().ipsec.replay_window = 64;
-        CPPUNIT_ASSERT_EQUAL(std::string(), lab.start());
-        auto packet = [&](uint32_t seq) {
-            return lab.client(0).upstream_bytes(ipv4_udp(kClientAddress, kCoreHost, 1, 2, {}), proto::kPppIpv4, {},
-                                                seq);
-        };
-        CPPUNIT_ASSERT_EQUAL(size_t{1}, lab.upstream({packet(100)}).size());
-        // 100 - 64 = 36 is the edge: 1 and 36 are left of the window, 37 is in.
-        CPPUNIT_ASSERT_EQUAL(size_t{0}, lab.upstream({packet(1), packet(36)}).size());
-        CPPUNIT_ASSERT_EQUAL(uint64_t{2}, lab.counters().rx_esp_window_drops);
-        CPPUNIT_ASSERT_EQUAL(size_t{1}, lab.upstream({packet(37)}).size());
+        // 64 bits: the bitmap inside the SA; 4096: a bitmap of its own.
+        for (const uint32_t window : {64u, 4096u}) {
+            ClientLab lab;
+            lab.add_client(spec_for(kTransforms[2], false));
+            lab.config().ipsec.replay_window = window;
+            CPPUNIT_ASSERT_EQUAL(std::string(), lab.start());
+            auto packet = [&](uint32_t seq) {
+                return lab.client(0).upstream_bytes(ipv4_udp(kClientAddress, kCoreHost, 1, 2, {}), proto::kPppIpv4,
+                                                    {}, seq);
+            };
+            const uint32_t highest = window + 100;
+            CPPUNIT_ASSERT_EQUAL(size_t{1}, lab.upstream({packet(highest)}).size());
+            // highest - window is the edge: it and 1 are left of the window, the next one is in.
+            CPPUNIT_ASSERT_EQUAL(size_t{0}, lab.upstream({packet(1), packet(highest - window)}).size());
+            CPPUNIT_ASSERT_EQUAL(uint64_t{2}, lab.counters().rx_esp_window_drops);
+            CPPUNIT_ASSERT_EQUAL(size_t{1}, lab.upstream({packet(highest - window + 1)}).size());
+            CPPUNIT_ASSERT_EQUAL(size_t{0}, lab.upstream({packet(highest - window + 1), packet(highest)}).size());
+            CPPUNIT_ASSERT_EQUAL(uint64_t{2}, lab.counters().rx_esp_replay_drops);
+        }
     }
 
     void bad_icv_is_dropped() {

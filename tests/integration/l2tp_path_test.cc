@@ -176,7 +176,7 @@ public:
         lab.config().l2tp.static_sessions.push_back(second);
         CPPUNIT_ASSERT_EQUAL(std::string(), lab.start());
         dp::Dataplane& dp = lab.ring().dataplane();
-        CPPUNIT_ASSERT_EQUAL(1u, dp.sas.at(dp.sessions.at(1).sa_in).session_hint.load());
+        CPPUNIT_ASSERT_EQUAL(1u, dp.sas.at(dp.sessions.at(1).sa_in).session_hint().load());
 
         L2tpFraming second_ids;
         second_ids.session_id = 201;
@@ -193,7 +193,7 @@ public:
 
         const char* why = nullptr;
         CPPUNIT_ASSERT(dp::remove_session(dp, 1, &why) == shm::CommandStatus::Ok);
-        CPPUNIT_ASSERT_EQUAL(dp::kNoSessionHint, dp.sas.at(dp.sessions.at(0).sa_in).session_hint.load());
+        CPPUNIT_ASSERT_EQUAL(dp::kNoSessionHint, dp.sas.at(dp.sessions.at(0).sa_in).session_hint().load());
         up = lab.upstream({lab.client(0).upstream_bytes(first_packet, proto::kPppIpv4),
                            lab.client(0).upstream_bytes(second_packet, proto::kPppIpv4, second_ids)});
         CPPUNIT_ASSERT_EQUAL(size_t{1}, up.size());

@@ -58,8 +58,8 @@ public:
         rte_mbuf* first = lab.client(0).upstream(r.pool(), inner, proto::kPppIpv4);
         CPPUNIT_ASSERT_EQUAL(1u, r.inject_access(&first, 1, 1));
         r.poll_until_idle(1);
-        const dp::SecurityAssociation& sa = r.dataplane().sas.at(0);
-        CPPUNIT_ASSERT_EQUAL(uint16_t{1}, sa.owner.load());
+        dp::SecurityAssociation& sa = r.dataplane().sas.at(0);
+        CPPUNIT_ASSERT_EQUAL(uint16_t{1}, sa.owner().load());
         rte_mbuf* more[3];
         for (auto& m : more) m = lab.client(0).upstream(r.pool(), inner, proto::kPppIpv4);
         CPPUNIT_ASSERT_EQUAL(3u, r.inject_access(more, 3, 0));

@@ -24,7 +24,6 @@ dp::SecurityAssociation* twin(IMB_MGR* mgr, config::StaticSa spec, config::SaDir
         delete sa;
         return nullptr;
     }
-    sa->replay.init(nullptr, 0);
     return sa;
 }
 

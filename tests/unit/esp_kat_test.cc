@@ -696,7 +696,7 @@ public:
             job->enc_keys = job->dec_keys = nullptr;
             job->iv = nullptr;
             job->iv_len_in_bytes = 0;
-            job->hash_alg = sa->hash_alg;
+            job->hash_alg = sa->hash_alg_for_job();
             job->hash_start_src_offset_in_bytes = 0;
             job->msg_len_to_hash_in_bytes = v.data.size();
             job->u.HMAC._hashed_auth_key_xor_ipad = sa->keys.block.hmac_ipad;

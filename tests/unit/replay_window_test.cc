@@ -15,6 +15,7 @@
 
 namespace {
 
+using conc::dp::ReplayState;
 using conc::dp::ReplayVerdict;
 using conc::dp::ReplayWindow;
 
@@ -41,7 +42,8 @@ struct Window {
         const uint32_t words = bitmap_words ? bitmap_words : ReplayWindow::words(bits);
         storage.assign(words + 1, 0);
         storage.back() = kCanary;
-        window.init(bits ? storage.data() : nullptr, bits, words);
+        ReplayWindow::init(state, bits, words);
+        window = ReplayWindow(state, bits ? storage.data() : nullptr);
     }
     bool canary_intact() const { return storage.back() == kCanary; }
 
@@ -54,7 +56,8 @@ struct Window {
 
     static constexpr uint64_t kCanary = 0xC0FFEE0DDBA11ULL;
     std::vector<uint64_t> storage;
-    ReplayWindow window;
+    ReplayState state;
+    ReplayWindow window{state, nullptr};
 };
 
 // What RFC 4303 3.4.3 asks for, written as plainly as possible: W numbers
@@ -132,7 +135,17 @@ public:
         CPPUNIT_ASSERT(win.window.enabled());
         CPPUNIT_ASSERT_EQUAL(1024u, win.window.window_bits());
         CPPUNIT_ASSERT_EQUAL(0u, win.window.highest());
-        CPPUNIT_ASSERT(win.window.storage() == win.storage.data());
+        CPPUNIT_ASSERT_EQUAL(32u, ReplayWindow::bitmap_words(win.state));
+        // An SA's inline bitmap is larger than a small window needs.
+        Window small(64, ReplayWindow::kInlineWords);
+        CPPUNIT_ASSERT_EQUAL(ReplayWindow::kInlineWords, ReplayWindow::bitmap_words(small.state));
+        CPPUNIT_ASSERT_EQUAL(64u, small.window.window_bits());
+        Window largest(65536);
+        CPPUNIT_ASSERT_EQUAL(2048u, ReplayWindow::bitmap_words(largest.state));
+        CPPUNIT_ASSERT_EQUAL(65536u, largest.window.window_bits());
+        Window off(0);
+        CPPUNIT_ASSERT(!off.window.enabled());
+        CPPUNIT_ASSERT_EQUAL(0u, ReplayWindow::bitmap_words(off.state));
     }
 
     void testZeroSequenceRefused() {
