@@ -31,7 +31,7 @@ const rte_memzone* reserve_zone(const std::string& name, size_t size) {
 void publish_sa_counters(const SecurityAssociation& sa, shm::PublishedSa& p) {
     p.packets = sa.counters.packets;
     p.bytes = sa.counters.bytes;
-    if (sa.direction == config::SaDirection::Outbound) p.next_sequence = sa.next_sequence_relaxed();
+    p.next_sequence = sa.direction == config::SaDirection::Outbound ? sa.next_sequence_relaxed() : 0;
 }
 
 void publish_session_counters(const Session& s, shm::PublishedSession& p) {
