@@ -1,8 +1,8 @@
 #include "dataplane/ipsec/sa_table.h"
 
-
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <new>
@@ -11,7 +11,6 @@
 #include <rte_malloc.h>
 
 namespace conc::dp {
-
 
 SaTable::~SaTable() {
     if (sas_) {
@@ -62,19 +61,19 @@ shm::CommandStatus SaTable::install(IMB_MGR* mgr, const config::StaticSa& spec, 
         sa->~SecurityAssociation();
         return shm::CommandStatus::BadCommand;
     }
-    const uint32_t window = inbound ? replay_window : 0;
-    if (ReplayWindow::words(window) <= ReplayWindow::kInlineWords) {
-        if (inbound) ReplayWindow::init(sa->inbound.replay, window, ReplayWindow::kInlineWords);
-    } else {
-        auto* bitmap = static_cast<uint64_t*>(
-            rte_zmalloc("replay_window", ReplayWindow::words(window) * sizeof(uint64_t), 64));
-        if (!bitmap) {
-            sa->~SecurityAssociation();
-            *why = "out of hugepage memory for the replay window";
-            return shm::CommandStatus::TableFull;
+    // Only inbound SAs have a window (an outbound SA's union holds its sequence number).
+    if (inbound) {
+        const uint32_t words = ReplayWindow::words(replay_window);
+        if (words > ReplayWindow::kInlineWords) {
+            sa->external_replay_bitmap =
+                static_cast<uint64_t*>(rte_zmalloc("replay_window", words * sizeof(uint64_t), 64));
+            if (!sa->external_replay_bitmap) {
+                sa->~SecurityAssociation();
+                *why = "out of hugepage memory for the replay window";
+                return shm::CommandStatus::TableFull;
+            }
         }
-        ReplayWindow::init(sa->inbound.replay, window, ReplayWindow::words(window));
-        sa->external_replay_bitmap = bitmap;
+        ReplayWindow::init(sa->inbound.replay, replay_window, std::max(words, ReplayWindow::kInlineWords));
     }
     sa->in_use = true;
     // Outbound SAs are reached through their session, not looked up. The
@@ -123,6 +122,5 @@ void SaTable::reclaim() {
 void SaTable::lookup_inbound(const uint32_t* spis_net, unsigned n, SecurityAssociation** out) const {
     by_spi_.find_burst(spis_net, n, sas_, out);
 }
-
 
 }  // namespace conc::dp
