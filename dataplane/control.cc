@@ -318,13 +318,9 @@ void control_publish(Dataplane& dp, const WorkerContext* workers, unsigned worke
     for (unsigned i = 0; i < worker_count && i < shm::kMaxWorkers; ++i) s.workers[i] = workers[i].counters;
     publish_port(dp.access, s.access_port);
     publish_port(dp.core, s.core_port);
-    for (uint32_t i = 0; i < dp.sas.high_water(); ++i) {
-        if (dp.sas.at(i).in_use) publish_sa_counters(dp.sas.at(i), dp.control.published_sas[i]);
-    }
-    for (uint32_t i = 0; i < dp.sessions.high_water(); ++i) {
-        if (dp.sessions.at(i).in_use)
-            publish_session_counters(dp.sessions.at(i), dp.control.published_sessions[i]);
-    }
+    dp.sas.for_each_in_use([&](uint32_t i) { publish_sa_counters(dp.sas.at(i), dp.control.published_sas[i]); });
+    dp.sessions.for_each_in_use(
+        [&](uint32_t i) { publish_session_counters(dp.sessions.at(i), dp.control.published_sessions[i]); });
     s.publish_generation.fetch_add(1, std::memory_order_release);
     if (s.magic != shm::kStateMagic) std::atomic_ref<uint64_t>(s.magic).store(shm::kStateMagic);
 }

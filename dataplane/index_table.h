@@ -5,7 +5,9 @@
 // warm one a multiply and a few compares. Open addressing over buckets, at
 // most half full; each bucket counts the keys that went past it because it
 // was full, so a lookup stops at the first bucket nothing went past, and an
-// erased entry is simply empty again (no tombstones to pile up).
+// erased entry is simply empty again (no tombstones to pile up). It holds
+// the SAs and sessions that could not sit in the slot their key names
+// (dataplane/slot_map.h).
 //
 // One writer (the main lcore); workers read without locks. Entries and
 // counts are single words written atomically, so a reader sees an entry
@@ -46,17 +48,6 @@ public:
     bool erase(uint32_t key);
     uint32_t find(uint32_t key) const;  // kNotFound if absent
     uint32_t size() const { return size_; }
-
-    // A burst: every key's bucket is fetched before the first is read;
-    // out[i] points at entries[index of keys[i]], or is nullptr.
-    template <typename Entry>
-    void find_burst(const uint32_t* keys, unsigned n, Entry* entries, Entry** out) const {
-        for (unsigned i = 0; i < n; ++i) __builtin_prefetch(&buckets_[home(keys[i])], 0, 3);
-        for (unsigned i = 0; i < n; ++i) {
-            const uint32_t index = find(keys[i]);
-            out[i] = index == kNotFound ? nullptr : &entries[index];
-        }
-    }
 
 private:
     // MurmurHash3's finalizer: every key bit moves every bucket bit, so

@@ -50,24 +50,27 @@ std::string stats_json(const Dataplane& dp, const WorkerContext* workers, unsign
         out += "}}";
     }
     out += "], \"ports\": {" + port_json("access", dp.access) + ", " + port_json("core", dp.core) + "}, \"sas\": [";
-    for (uint32_t i = 0; i < dp.sas.size(); ++i) {
+    const char* separator = "";
+    dp.sas.for_each_in_use([&](uint32_t i) {
         const SecurityAssociation& sa = dp.sas.at(i);
         out += format("%s{\"name\": \"%s\", \"spi\": %u, \"direction\": \"%s\", \"packets\": %" PRIu64
                       ", \"bytes\": %" PRIu64 "}",
-                      i ? ", " : "", sa.name, sa.spi,
-                      sa.direction == config::SaDirection::Inbound ? "in" : "out", sa.counters.packets,
-                      sa.counters.bytes);
-    }
+                      separator, sa.name, sa.spi, sa.direction == config::SaDirection::Inbound ? "in" : "out",
+                      sa.counters.packets, sa.counters.bytes);
+        separator = ", ";
+    });
     out += "], \"sessions\": [";
-    for (uint32_t i = 0; i < dp.sessions.size(); ++i) {
+    separator = "";
+    dp.sessions.for_each_in_use([&](uint32_t i) {
         const Session& s = dp.sessions.at(i);
         // mtu is the effective one: the configured PPP MTU or what fits the access port.
         out += format("%s{\"name\": \"%s\", \"tunnel_id\": %u, \"session_id\": %u, \"mtu\": %u, "
                       "\"rx_packets\": %" PRIu64 ", \"rx_bytes\": %" PRIu64 ", \"tx_packets\": %" PRIu64
                       ", \"tx_bytes\": %" PRIu64 ", \"spoof_drops\": %" PRIu64 "}",
-                      i ? ", " : "", s.name, s.tunnel_id, s.session_id, s.mtu, s.counters.rx_packets,
+                      separator, s.name, s.tunnel_id, s.session_id, s.mtu, s.counters.rx_packets,
                       s.counters.rx_bytes, s.counters.tx_packets, s.counters.tx_bytes, s.counters.spoof_drops);
-    }
+        separator = ", ";
+    });
     out += "]}\n";
     return out;
 }

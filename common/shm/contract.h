@@ -18,6 +18,7 @@
 #pragma once
 
 #include <atomic>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -74,6 +75,20 @@ struct SaSpec {
     uint8_t cipher_key[36];
     uint8_t integrity_key[64];
 };
+
+// Where entries live. The data plane puts an inbound SA in the SA table
+// slot its SPI names, and a session in the session table slot its client
+// IPv4 address names (the key's low bits under slot_mask(capacity)), when
+// that slot is free; workers then find them from the packet alone, with no
+// hash lookup. Any other key works too, through a hash table, one cache
+// miss dearer per packet. We pick our own inbound SPIs (RFC 2409 5.5: each
+// side's SPI in Quick Mode is its own) and the clients' addresses (IPCP),
+// so the control plane picks them to name free slots below the capacity:
+// SPIs counting up from a slot, addresses from pools no larger than the
+// table. Entries keyed otherwise (outbound SAs, IPv6-only sessions) fill
+// the tables from the top down.
+inline uint32_t slot_mask(uint32_t capacity) { return std::bit_ceil(capacity) - 1; }
+inline uint32_t slot_of(uint32_t key, uint32_t mask) { return key & mask; }  // key in host byte order
 
 struct SessionSpec {
     char name[kNameSize];

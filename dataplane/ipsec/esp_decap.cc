@@ -119,7 +119,9 @@ void esp_decap(WorkerContext& ctx, EspBatch& batch) {
         batch.udp_encap[n] = batch.udp_encap[i];
         ++n;
     }
-    ctx.dp->sas.lookup_inbound(spis, n, sas);
+    // Each SA is confirmed only when its packet's turn comes, kSaPrefetchAhead
+    // packets after its first line was fetched.
+    for (uint16_t i = 0; i < n; ++i) sas[i] = ctx.dp->sas.inbound_candidate(spis[i]);
     const SecurityAssociation* previous = nullptr;
     auto prefetch = [&](uint16_t i) {
         const uint8_t* esp = rte_pktmbuf_mtod_offset(batch.mbuf[i], const uint8_t*, batch.esp_offset[i]);
@@ -133,7 +135,7 @@ void esp_decap(WorkerContext& ctx, EspBatch& batch) {
     for (uint16_t i = 0; i < n; ++i) {
         if (i + kSaPrefetchAhead < n) prefetch(static_cast<uint16_t>(i + kSaPrefetchAhead));
         rte_mbuf* m = batch.mbuf[i];
-        SecurityAssociation* sa = sas[i];
+        SecurityAssociation* sa = ctx.dp->sas.resolve_inbound(sas[i], spis[i]);
         if (!sa) {
             ++c.rx_esp_unknown_spi_drops;
             rte_pktmbuf_free(m);

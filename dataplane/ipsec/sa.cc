@@ -154,7 +154,6 @@ bool key_security_association(IMB_MGR* mgr, const config::StaticSa& spec, uint32
         precompute_hmac(mgr, spec.integrity, spec.integrity_key, sa.keys);
     }
     if (spec.direction == config::SaDirection::Outbound) sa.outbound.next_sequence = spec.first_sequence;
-    sa.in_use = true;
     return true;
 }
 

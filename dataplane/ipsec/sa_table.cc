@@ -14,7 +14,7 @@ namespace conc::dp {
 
 SaTable::~SaTable() {
     if (sas_) {
-        for (uint32_t i = 0; i < high_water_; ++i) destroy(i);
+        for (uint32_t i = 0; i < slots_.high_water(); ++i) destroy(i);
         rte_free(sas_);
     }
     by_spi_.release();
@@ -39,26 +39,32 @@ bool SaTable::create(const char* name, uint32_t capacity, int socket, rte_rcu_qs
     }
     rcu_ = rcu;
     capacity_ = capacity;
+    slot_mask_ = shm::slot_mask(capacity);
     users_.assign(capacity, 0);
+    slots_.reset(capacity);
     return true;
 }
 
 shm::CommandStatus SaTable::install(IMB_MGR* mgr, const config::StaticSa& spec, uint32_t default_local_address,
                                     uint32_t replay_window, uint32_t& index, const char** why) {
-    const uint32_t slot = free_.empty() ? high_water_ : free_.back();
+    const uint32_t spi_net = htonl(spec.spi);
+    const bool inbound = spec.direction == config::SaDirection::Inbound;
+    if (inbound && find_inbound(spec.spi) != IndexTable::kNotFound) {
+        *why = "an inbound SA with this SPI is installed already";
+        return shm::CommandStatus::Duplicate;
+    }
+    // An inbound SA goes to the slot its SPI names if it can, where workers
+    // find it without the hash table; everything else fills from the top.
+    const uint32_t spi_slot = shm::slot_of(spec.spi, slot_mask_);
+    const bool own_slot = inbound && slots_.is_free(spi_slot);
+    const uint32_t slot = own_slot ? spi_slot : slots_.highest_free();
     if (slot == capacity_) {
         *why = "SA table full (dataplane.max_sas)";
         return shm::CommandStatus::TableFull;
     }
-    const uint32_t spi_net = htonl(spec.spi);
-    const bool inbound = spec.direction == config::SaDirection::Inbound;
-    if (inbound && by_spi_.find(spi_net) != IndexTable::kNotFound) {
-        *why = "an inbound SA with this SPI is installed already";
-        return shm::CommandStatus::Duplicate;
-    }
     SecurityAssociation* sa = new (&sas_[slot]) SecurityAssociation();
     if (!key_security_association(mgr, spec, default_local_address, *sa, why)) {
-        sa->~SecurityAssociation();
+        destroy(slot);
         return shm::CommandStatus::BadCommand;
     }
     // Only inbound SAs have a window (an outbound SA's union holds its sequence number).
@@ -68,23 +74,22 @@ shm::CommandStatus SaTable::install(IMB_MGR* mgr, const config::StaticSa& spec, 
             sa->external_replay_bitmap =
                 static_cast<uint64_t*>(rte_zmalloc("replay_window", words * sizeof(uint64_t), 64));
             if (!sa->external_replay_bitmap) {
-                sa->~SecurityAssociation();
+                destroy(slot);
                 *why = "out of hugepage memory for the replay window";
                 return shm::CommandStatus::TableFull;
             }
         }
         ReplayWindow::init(sa->inbound.replay, replay_window, std::max(words, ReplayWindow::kInlineWords));
     }
-    sa->in_use = true;
-    // Outbound SAs are reached through their session, not looked up. The
-    // SPI table publishes the entry: everything above is written before.
-    if (inbound && !by_spi_.insert(spi_net, slot)) {
+    // Setting in_use publishes an SA in its own slot (workers check it
+    // before anything else there); a hashed one is published by the insert.
+    std::atomic_ref<bool>(sa->in_use).store(true, std::memory_order_release);
+    if (inbound && !own_slot && !by_spi_.insert(spi_net, slot)) {
         destroy(slot);
         *why = "SA table insert failed";
         return shm::CommandStatus::TableFull;
     }
-    if (slot == high_water_) ++high_water_;
-    else free_.pop_back();
+    slots_.take(slot);
     ++live_;
     index = slot;
     return shm::CommandStatus::Ok;
@@ -100,11 +105,8 @@ shm::CommandStatus SaTable::remove(uint32_t index, const char** why) {
         return shm::CommandStatus::InUse;
     }
     SecurityAssociation& sa = sas_[index];
-    if (sa.direction == config::SaDirection::Inbound) {
-        const uint32_t spi_net = htonl(sa.spi);
-        by_spi_.erase(spi_net);
-    }
-    sa.in_use = false;
+    if (sa.direction == config::SaDirection::Inbound && !in_own_slot(index)) by_spi_.erase(htonl(sa.spi));
+    std::atomic_ref<bool>(sa.in_use).store(false, std::memory_order_release);
     --live_;
     removed_.emplace_back(index, rte_rcu_qsbr_start(rcu_));
     return shm::CommandStatus::Ok;
@@ -114,13 +116,14 @@ void SaTable::reclaim() {
     std::erase_if(removed_, [this](const std::pair<uint32_t, uint64_t>& r) {
         if (rte_rcu_qsbr_check(rcu_, r.second, false) != 1) return false;
         destroy(r.first);
-        free_.push_back(r.first);
+        slots_.release(r.first);
         return true;
     });
 }
 
-void SaTable::lookup_inbound(const uint32_t* spis_net, unsigned n, SecurityAssociation** out) const {
-    by_spi_.find_burst(spis_net, n, sas_, out);
+uint32_t SaTable::find_inbound(uint32_t spi) const {
+    const SecurityAssociation* sa = resolve_inbound(inbound_candidate(htonl(spi)), htonl(spi));
+    return sa ? index_of(sa) : IndexTable::kNotFound;
 }
 
 }  // namespace conc::dp

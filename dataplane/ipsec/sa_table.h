@@ -1,8 +1,10 @@
 // The SA database: SAs in one array in hugepage memory; inbound ones found by
-// SPI, outbound ones reached from their L2TP session. The main lcore is the
-// only writer; workers read through lock-free IndexTable lookups. A removed
-// SA's slot is reused only once every worker has passed a quiescent point
-// (RCU QSBR), so a worker never sees an SA change under it.
+// SPI, outbound ones reached from their L2TP session. An inbound SA sits in
+// the slot its SPI names when that slot was free (shm::slot_of), and
+// is then found by reading that slot; the others are also kept in an SPI
+// hash table. The main lcore is the only writer; workers read without locks.
+// A removed SA's slot is reused only once every worker has passed a
+// quiescent point (RCU QSBR), so a worker never sees an SA change under it.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +16,7 @@
 #include "common/shm/contract.h"
 #include "dataplane/index_table.h"
 #include "dataplane/ipsec/sa.h"
+#include "dataplane/slot_map.h"
 
 namespace conc::dp {
 
@@ -43,30 +46,62 @@ public:
     void drop_user(uint32_t index) { --users_[index]; }
     uint32_t users(uint32_t index) const { return users_[index]; }
 
-    // Bulk lookup for a burst, SPIs in network byte order as read from the
-    // packet; out[i] is nullptr where there is no SA.
-    void lookup_inbound(const uint32_t* spis_net, unsigned n, SecurityAssociation** out) const;
+    // Finding an inbound SA from a packet's SPI (network byte order, as
+    // read) takes two steps, so that a burst can prefetch between them:
+    // the slot the SPI names (nullptr if it names none), which holds the SA
+    // unless it is hashed; then, once that line has been fetched, the SA
+    // itself (nullptr if there is none).
+    SecurityAssociation* inbound_candidate(uint32_t spi_net) const {
+        const uint32_t slot = shm::slot_of(__builtin_bswap32(spi_net), slot_mask_);
+        return slot < capacity_ ? &sas_[slot] : nullptr;
+    }
+    SecurityAssociation* resolve_inbound(SecurityAssociation* candidate, uint32_t spi_net) const {
+        if (candidate && holds_inbound(*candidate, __builtin_bswap32(spi_net))) return candidate;
+        const uint32_t index = by_spi_.find(spi_net);
+        return index == IndexTable::kNotFound ? nullptr : &sas_[index];
+    }
+    // One SPI (host byte order): the inbound SA's index, or IndexTable::kNotFound.
+    uint32_t find_inbound(uint32_t spi) const;
+    // Inbound SAs kept in the hash table because their SPI's slot was not free.
+    uint32_t hashed_inbound() const { return by_spi_.size(); }
 
     uint32_t capacity() const { return capacity_; }
     uint32_t size() const { return live_; }
     // Entries [0, high_water()) may be in use (check in_use).
-    uint32_t high_water() const { return high_water_; }
-    bool valid(uint32_t index) const { return index < high_water_ && sas_[index].in_use; }
+    uint32_t high_water() const { return slots_.high_water(); }
+    bool valid(uint32_t index) const { return index < slots_.high_water() && sas_[index].in_use; }
     SecurityAssociation& at(uint32_t index) { return sas_[index]; }
     const SecurityAssociation& at(uint32_t index) const { return sas_[index]; }
+
+    // Calls f(index) for every SA in use (outbound SAs fill from the top, so
+    // the high water is soon the capacity; the free slots are skipped).
+    template <typename F>
+    void for_each_in_use(F&& f) const {
+        slots_.for_each_taken([&](uint32_t index) {
+            if (sas_[index].in_use) f(index);
+        });
+    }
 
     uint32_t index_of(const SecurityAssociation* sa) const { return static_cast<uint32_t>(sa - sas_); }
 
 private:
     void destroy(uint32_t index);
+    // Whether sa is the inbound SA with this SPI (host byte order).
+    static bool holds_inbound(SecurityAssociation& sa, uint32_t spi) {
+        // in_use first: the rest of the slot was written before it was set.
+        return std::atomic_ref<bool>(sa.in_use).load(std::memory_order_acquire) && sa.spi == spi &&
+               sa.direction == config::SaDirection::Inbound;
+    }
+    // Whether an inbound SA at index sits in the slot its SPI names (else it is hashed).
+    bool in_own_slot(uint32_t index) const { return shm::slot_of(sas_[index].spi, slot_mask_) == index; }
 
     SecurityAssociation* sas_ = nullptr;
-    IndexTable by_spi_;  // inbound SAs: SPI (network byte order) -> index
+    IndexTable by_spi_;  // inbound SAs not in their SPI's slot: SPI (network byte order) -> index
     rte_rcu_qsbr* rcu_ = nullptr;
     uint32_t capacity_ = 0;
-    uint32_t high_water_ = 0;
+    uint32_t slot_mask_ = 0;   // shm::slot_mask(capacity_)
     uint32_t live_ = 0;
-    std::vector<uint32_t> free_;                           // reusable slots below the high water
+    SlotMap slots_;
     std::vector<std::pair<uint32_t, uint64_t>> removed_;   // slot, RCU token
     std::vector<uint32_t> users_;
 };

@@ -167,14 +167,19 @@ void core_receive(WorkerContext& ctx, rte_mbuf** packets, uint16_t n) {
             case CoreFrame::Consumed: break;
         }
     }
-    ctx.dp->sessions.lookup_ipv4(ipv4_destinations, count, sessions);
-    for (uint16_t i = 0; i < count; ++i) prefetch_session(sessions[i]);
+    // The slots the destinations name, fetched for the whole burst and
+    // confirmed when each packet's turn comes.
+    for (uint16_t i = 0; i < count; ++i) {
+        sessions[i] = ctx.dp->sessions.ipv4_candidate(ipv4_destinations[i]);
+        prefetch_session(sessions[i]);
+    }
 
     EspEncapBatch out;
     for (uint16_t i = 0; i < count; ++i) {
         rte_mbuf* m = packets[i];
         CorePacket& p = parsed[i];
-        Session* s = p.ipv6 ? ctx.dp->sessions.lookup_ipv6(p.ip + 24) : sessions[i];
+        Session* s = p.ipv6 ? ctx.dp->sessions.lookup_ipv6(p.ip + 24)
+                            : ctx.dp->sessions.resolve_ipv4(sessions[i], ipv4_destinations[i]);
         if (!s) {
             ++c.tx_no_session_drops;
             rte_pktmbuf_free(m);

@@ -24,7 +24,7 @@ uint16_t mss_for(uint16_t clamp, uint16_t mtu, uint16_t ip_header) {
 
 SessionTable::~SessionTable() {
     if (sessions_) {
-        for (uint32_t i = 0; i < high_water_; ++i) sessions_[i].~Session();
+        for (uint32_t i = 0; i < slots_.high_water(); ++i) sessions_[i].~Session();
         rte_free(sessions_);
     }
     rte_hash_free(by_key_);
@@ -65,6 +65,8 @@ bool SessionTable::create(const char* name, uint32_t capacity, int socket, rte_r
     std::snprintf(name_, sizeof name_, "%s", name);
     socket_ = socket;
     capacity_ = capacity;
+    slot_mask_ = shm::slot_mask(capacity);
+    slots_.reset(capacity);
     return true;
 }
 
@@ -92,7 +94,11 @@ uint64_t prefix64(const uint8_t* address) {
 
 shm::CommandStatus SessionTable::install(const config::StaticSession& spec, uint32_t sa_in, uint32_t sa_out,
                                          uint16_t max_inner, uint32_t& index, const char** why) {
-    const uint32_t slot = free_.empty() ? high_water_ : free_.back();
+    // In the slot the client's address names if it can, where downstream
+    // finds it without the IPv4 hash; otherwise filling from the top.
+    const uint32_t address_slot = shm::slot_of(spec.client_ipv4, slot_mask_);
+    const bool own_slot = spec.client_ipv4 && slots_.is_free(address_slot);
+    const uint32_t slot = own_slot ? address_slot : slots_.highest_free();
     if (slot == capacity_) {
         *why = "session table full (dataplane.max_sessions)";
         return shm::CommandStatus::TableFull;
@@ -106,7 +112,7 @@ shm::CommandStatus SessionTable::install(const config::StaticSession& spec, uint
         *why = "a session with these tunnel and session ids on this SA is installed already";
         return shm::CommandStatus::Duplicate;
     }
-    if ((ipv4 && by_ipv4_.find(ipv4) != IndexTable::kNotFound) ||
+    if ((ipv4 && resolve_ipv4(ipv4_candidate(ipv4), ipv4)) ||
         (v6_length == 64 && rte_hash_lookup(by_ipv6_64_, &prefix) >= 0) ||
         (v6_length && v6_length != 64 && by_ipv6_other_ &&
          rte_lpm6_is_rule_present(by_ipv6_other_, spec.client_ipv6_prefix.data(), v6_length, &ignored) == 1)) {
@@ -123,14 +129,15 @@ shm::CommandStatus SessionTable::install(const config::StaticSession& spec, uint
     std::memcpy(s->ipv6_prefix, spec.client_ipv6_prefix.data(), 16);
     s->ipv6_prefix_length = v6_length;
     std::strncpy(s->name, spec.name.c_str(), sizeof s->name - 1);
-    // Release: a worker that reaches the slot through its SA's hint sees it whole.
+    // Release: a worker that reaches the slot through its SA's hint or its
+    // address sees it whole.
     std::atomic_ref<bool>(s->in_use).store(true, std::memory_order_release);
 
-    // The hashes publish the entry to workers: everything above is written before.
+    // The hashes publish the entry to the other lookups: everything above is written before.
     void* data = reinterpret_cast<void*>(uintptr_t{slot});
     const char* failed = nullptr;
     if (rte_hash_add_key_data(by_key_, &key, data) < 0) failed = "session hash insert failed";
-    else if (ipv4 && !by_ipv4_.insert(ipv4, slot))
+    else if (ipv4 && !own_slot && !by_ipv4_.insert(ipv4, slot))
         failed = "session hash insert failed (IPv4 address)";
     else if (v6_length == 64 && rte_hash_add_key_data(by_ipv6_64_, &prefix, data) < 0)
         failed = "session hash insert failed (IPv6 prefix)";
@@ -146,8 +153,7 @@ shm::CommandStatus SessionTable::install(const config::StaticSession& spec, uint
         if (!by_ipv6_other_ || rte_lpm6_add(by_ipv6_other_, spec.client_ipv6_prefix.data(), v6_length, slot) < 0)
             failed = "no room for the client's IPv6 prefix (LPM6)";
     }
-    if (slot == high_water_) ++high_water_;
-    else free_.pop_back();
+    slots_.take(slot);
     ++live_;
     if (failed) {
         // Undo what was hooked; the slot comes back after a grace period.
@@ -212,7 +218,7 @@ void SessionTable::reclaim() {
         if (rte_rcu_qsbr_check(rcu_, r.second, false) != 1) return false;
         sessions_[r.first].~Session();
         std::memset(static_cast<void*>(&sessions_[r.first]), 0, sizeof(Session));
-        free_.push_back(r.first);
+        slots_.release(r.first);
         return true;
     });
 }
@@ -228,10 +234,6 @@ void SessionTable::lookup_upstream(const SessionKey* keys, unsigned n, Session**
         for (unsigned i = 0; i < count; ++i)
             out[base + i] = (hits >> i & 1) ? &sessions_[reinterpret_cast<uintptr_t>(data[i])] : nullptr;
     }
-}
-
-void SessionTable::lookup_ipv4(const uint32_t* destinations_net, unsigned n, Session** out) const {
-    by_ipv4_.find_burst(destinations_net, n, sessions_, out);
 }
 
 Session* SessionTable::lookup_ipv6(const uint8_t destination[16]) const {

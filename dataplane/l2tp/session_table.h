@@ -1,9 +1,11 @@
 // L2TP sessions as the fast path uses them: found upstream by (inbound SA,
 // our tunnel id, our session id) and downstream by the client's IPv4 address
-// or IPv6 prefix. Client addresses are /32s and client prefixes nearly always
-// /64s (IPv6CP + RA): both are exact-match hashes, a few dozen bytes per
-// session. A prefix of any other length goes to an LPM6 table made when the
-// first one is installed (it costs 64 MB however few it holds).
+// or IPv6 prefix. A session sits in the slot its client address names when
+// that slot was free (shm::slot_of), and is found there from the
+// destination address alone; other client addresses are /32s in a hash,
+// client prefixes nearly always /64s (IPv6CP + RA) in another, a few dozen
+// bytes per session. A prefix of any other length goes to an LPM6 table
+// made when the first one is installed (it costs 64 MB however few it holds).
 // The main lcore is the only writer; workers read without locks, and a
 // removed session's slot is reused only after an RCU grace period.
 #pragma once
@@ -20,6 +22,7 @@
 #include "common/config/config.h"
 #include "common/shm/contract.h"
 #include "dataplane/index_table.h"
+#include "dataplane/slot_map.h"
 
 namespace conc::dp {
 
@@ -95,14 +98,38 @@ public:
                               const char** why);
     void reclaim();
 
-    // Bulk lookups for a burst; out[i] is nullptr where there is none.
+    // Bulk lookup for a burst; out[i] is nullptr where there is none.
     void lookup_upstream(const SessionKey* keys, unsigned n, Session** out) const;
-    void lookup_ipv4(const uint32_t* destinations_net, unsigned n, Session** out) const;
+    // Downstream by IPv4 destination (network byte order), in two steps so
+    // that a burst can prefetch between them: the slot the address names
+    // (nullptr if none), which holds the session unless it is hashed; then,
+    // once that slot has been fetched, the session itself (nullptr if none).
+    Session* ipv4_candidate(uint32_t destination_net) const {
+        const uint32_t slot = shm::slot_of(__builtin_bswap32(destination_net), slot_mask_);
+        return destination_net && slot < capacity_ ? &sessions_[slot] : nullptr;
+    }
+    Session* resolve_ipv4(Session* candidate, uint32_t destination_net) const {
+        // in_use first: the rest of the slot was written before it was set.
+        if (candidate && std::atomic_ref<bool>(candidate->in_use).load(std::memory_order_acquire) &&
+            candidate->client_ipv4 == destination_net)
+            return candidate;
+        const uint32_t index = by_ipv4_.find(destination_net);
+        return index == IndexTable::kNotFound ? nullptr : &sessions_[index];
+    }
     Session* lookup_ipv6(const uint8_t destination[16]) const;
+    // Client IPv4 addresses kept in the hash because their slot was not free.
+    uint32_t hashed_ipv4() const { return by_ipv4_.size(); }
 
     uint32_t size() const { return live_; }
-    uint32_t high_water() const { return high_water_; }
-    bool valid(uint32_t index) const { return index < high_water_ && sessions_[index].in_use; }
+    uint32_t high_water() const { return slots_.high_water(); }
+    bool valid(uint32_t index) const { return index < slots_.high_water() && sessions_[index].in_use; }
+    // Calls f(index) for every session in use (the free slots between them skipped).
+    template <typename F>
+    void for_each_in_use(F&& f) const {
+        slots_.for_each_taken([&](uint32_t index) {
+            if (sessions_[index].in_use) f(index);
+        });
+    }
     uint32_t index_of(const Session* s) const { return static_cast<uint32_t>(s - sessions_); }
     Session& at(uint32_t index) { return sessions_[index]; }
     const Session& at(uint32_t index) const { return sessions_[index]; }
@@ -110,16 +137,16 @@ public:
 private:
     Session* sessions_ = nullptr;
     rte_hash* by_key_ = nullptr;
-    IndexTable by_ipv4_;               // client address (network byte order)
+    IndexTable by_ipv4_;               // client addresses not in their slot (network byte order)
     rte_hash* by_ipv6_64_ = nullptr;   // the first 64 bits of a /64
     rte_lpm6* by_ipv6_other_ = nullptr;
     rte_rcu_qsbr* rcu_ = nullptr;
     char name_[24]{};
     int socket_ = 0;
     uint32_t capacity_ = 0;
-    uint32_t high_water_ = 0;
+    uint32_t slot_mask_ = 0;  // shm::slot_mask(capacity_)
     uint32_t live_ = 0;
-    std::vector<uint32_t> free_;
+    SlotMap slots_;
     std::vector<std::pair<uint32_t, uint64_t>> removed_;  // slot, RCU token
 };
 

@@ -55,6 +55,7 @@ class L2tpPathTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(too_big_without_df_is_fragmented);
     CPPUNIT_TEST(ipv6_both_ways);
     CPPUNIT_TEST(unknown_destination_is_dropped);
+    CPPUNIT_TEST(sessions_are_found_in_their_address_slot_or_hashed);
     CPPUNIT_TEST(sequencing_sessions_number_their_packets);
     CPPUNIT_TEST(ipv6_sessions_need_1280_bytes);
     CPPUNIT_TEST_SUITE_END();
@@ -136,7 +137,7 @@ public:
                                            c.upstream_bytes(ipv6_udp(outside, kCoreHost6, 1, 2, {}), proto::kPppIpv6)})
                                  .size());
         CPPUNIT_ASSERT_EQUAL(uint64_t{2}, lab.counters().rx_spoof_drops);
-        CPPUNIT_ASSERT_EQUAL(uint64_t{2}, lab.ring().dataplane().sessions.at(0).counters.spoof_drops);
+        CPPUNIT_ASSERT_EQUAL(uint64_t{2}, lab.session(0).counters.spoof_drops);
     }
 
     void sessions_only_take_their_own_sa() {
@@ -176,7 +177,8 @@ public:
         lab.config().l2tp.static_sessions.push_back(second);
         CPPUNIT_ASSERT_EQUAL(std::string(), lab.start());
         dp::Dataplane& dp = lab.ring().dataplane();
-        CPPUNIT_ASSERT_EQUAL(1u, dp.sas.at(dp.sessions.at(1).sa_in).session_hint().load());
+        const uint32_t first = lab.session_index(0), second_index = lab.ring().session_index("second-call");
+        CPPUNIT_ASSERT_EQUAL(second_index, dp.sas.at(dp.sessions.at(first).sa_in).session_hint().load());
 
         L2tpFraming second_ids;
         second_ids.session_id = 201;
@@ -188,18 +190,18 @@ public:
         // Forwarded in order; the payloads tell them apart (TTL and checksum changed).
         CPPUNIT_ASSERT_EQUAL(uint8_t{0x10}, inner_of(up[0])[28]);
         CPPUNIT_ASSERT_EQUAL(uint8_t{0x20}, inner_of(up[1])[28]);
-        CPPUNIT_ASSERT_EQUAL(uint64_t{1}, dp.sessions.at(0).counters.rx_packets);
-        CPPUNIT_ASSERT_EQUAL(uint64_t{1}, dp.sessions.at(1).counters.rx_packets);
+        CPPUNIT_ASSERT_EQUAL(uint64_t{1}, dp.sessions.at(first).counters.rx_packets);
+        CPPUNIT_ASSERT_EQUAL(uint64_t{1}, dp.sessions.at(second_index).counters.rx_packets);
 
         const char* why = nullptr;
-        CPPUNIT_ASSERT(dp::remove_session(dp, 1, &why) == shm::CommandStatus::Ok);
-        CPPUNIT_ASSERT_EQUAL(dp::kNoSessionHint, dp.sas.at(dp.sessions.at(0).sa_in).session_hint().load());
+        CPPUNIT_ASSERT(dp::remove_session(dp, second_index, &why) == shm::CommandStatus::Ok);
+        CPPUNIT_ASSERT_EQUAL(dp::kNoSessionHint, dp.sas.at(dp.sessions.at(first).sa_in).session_hint().load());
         up = lab.upstream({lab.client(0).upstream_bytes(first_packet, proto::kPppIpv4),
                            lab.client(0).upstream_bytes(second_packet, proto::kPppIpv4, second_ids)});
         CPPUNIT_ASSERT_EQUAL(size_t{1}, up.size());
         CPPUNIT_ASSERT_EQUAL(uint8_t{0x10}, inner_of(up[0])[28]);
         CPPUNIT_ASSERT_EQUAL(uint64_t{1}, lab.counters().rx_l2tp_unknown_session_drops);
-        CPPUNIT_ASSERT_EQUAL(uint64_t{2}, dp.sessions.at(0).counters.rx_packets);
+        CPPUNIT_ASSERT_EQUAL(uint64_t{2}, dp.sessions.at(first).counters.rx_packets);
     }
 
     void clients_behind_one_nat_are_never_confused() {
@@ -349,6 +351,64 @@ public:
         CPPUNIT_ASSERT_EQUAL(uint64_t{2}, lab.counters().tx_no_session_drops);
     }
 
+    // A session sits in the slot its client address names when it can; one
+    // whose slot is taken (or that has no IPv4 address) is elsewhere, found
+    // by the address hash; a freed slot is taken again.
+    void sessions_are_found_in_their_address_slot_or_hashed() {
+        ClientLab lab;
+        for (const uint32_t address : {kClientAddress, kClientAddress + 64, 0u}) {
+            ClientSpec s;
+            s.public_address = kClientPublic + lab.config().l2tp.static_sessions.size();
+            s.address = address;
+            s.ipv6_index = address ? 0 : 3;
+            lab.add_client(s);
+        }
+        lab.config().dataplane.max_sessions = 64;  // slots named by an address's low 6 bits: 10 for both
+        CPPUNIT_ASSERT_EQUAL(std::string(), lab.start());
+        dp::Dataplane& dp = lab.ring().dataplane();
+        CPPUNIT_ASSERT_EQUAL(10u, lab.session_index(0));
+        CPPUNIT_ASSERT(lab.session_index(1) != 10u && lab.session_index(2) != 10u);
+        CPPUNIT_ASSERT_EQUAL(1u, dp.sessions.hashed_ipv4());
+
+        uint8_t client2[16];
+        lab.client_ipv6(2, client2);
+        auto down = lab.downstream({ipv4_udp(kCoreHost, kClientAddress, 1, 2, {1}),
+                                    ipv4_udp(kCoreHost, kClientAddress + 64, 1, 2, {2}),
+                                    ipv6_udp(kCoreHost6, client2, 1, 2, {3}),
+                                    ipv4_udp(kCoreHost, kClientAddress + 128, 1, 2, {4})});  // slot 10, no session
+        CPPUNIT_ASSERT_EQUAL(size_t{3}, down.size());
+        for (unsigned c = 0; c < 3; ++c) CPPUNIT_ASSERT_EQUAL(c + 1u, unsigned(open(lab, c, down[c]).inner.back()));
+        CPPUNIT_ASSERT_EQUAL(uint64_t{1}, lab.counters().tx_no_session_drops);
+
+        // Client 0 leaves; client 1 is still found. Once the worker has passed
+        // a quiescent point, slot 10 is free for the next address that names it.
+        const char* why = nullptr;
+        const uint32_t sa_in = lab.session(0).sa_in, sa_out = lab.session(0).sa_out;
+        CPPUNIT_ASSERT(dp::remove_session(dp, 10, &why) == shm::CommandStatus::Ok);
+        down = lab.downstream({ipv4_udp(kCoreHost, kClientAddress, 1, 2, {1}),
+                               ipv4_udp(kCoreHost, kClientAddress + 64, 1, 2, {2})});
+        CPPUNIT_ASSERT_EQUAL(size_t{1}, down.size());
+        CPPUNIT_ASSERT_EQUAL(uint8_t{2}, open(lab, 1, down[0]).inner.back());
+        dp.sessions.reclaim();
+        config::StaticSession next = lab.config().l2tp.static_sessions[0];
+        next.name = "next";
+        next.client_ipv4 = kClientAddress + 128;
+        uint32_t index = 0;
+        CPPUNIT_ASSERT(dp::install_session(dp, next, sa_in, sa_out, index, &why) == shm::CommandStatus::Ok);
+        CPPUNIT_ASSERT_EQUAL(10u, index);
+        // The address is taken, whichever way it is found.
+        next.name = "again";
+        next.session_id = 300;
+        CPPUNIT_ASSERT(dp::install_session(dp, next, sa_in, sa_out, index, &why) ==
+                       shm::CommandStatus::Duplicate);
+        next.client_ipv4 = kClientAddress + 64;
+        CPPUNIT_ASSERT(dp::install_session(dp, next, sa_in, sa_out, index, &why) ==
+                       shm::CommandStatus::Duplicate);
+        down = lab.downstream({ipv4_udp(kCoreHost, kClientAddress + 128, 1, 2, {4})});
+        CPPUNIT_ASSERT_EQUAL(size_t{1}, down.size());
+        CPPUNIT_ASSERT_EQUAL(uint8_t{4}, open(lab, 0, down[0]).inner.back());  // client 0's SAs
+    }
+
     void sequencing_sessions_number_their_packets() {
         ClientLab lab;
         ClientSpec s;
@@ -378,7 +438,7 @@ public:
         v4_only.add_client(spec);
         v4_only.config().dataplane.access.mtu = 1300;
         CPPUNIT_ASSERT_EQUAL(std::string(), v4_only.start());
-        CPPUNIT_ASSERT_EQUAL(uint16_t{1217}, v4_only.ring().dataplane().sessions.at(0).mtu);
+        CPPUNIT_ASSERT_EQUAL(uint16_t{1217}, v4_only.session(0).mtu);
     }
 };
 

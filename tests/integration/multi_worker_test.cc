@@ -58,7 +58,7 @@ public:
         rte_mbuf* first = lab.client(0).upstream(r.pool(), inner, proto::kPppIpv4);
         CPPUNIT_ASSERT_EQUAL(1u, r.inject_access(&first, 1, 1));
         r.poll_until_idle(1);
-        dp::SecurityAssociation& sa = r.dataplane().sas.at(0);
+        dp::SecurityAssociation& sa = r.dataplane().sas.at(lab.session(0).sa_in);
         CPPUNIT_ASSERT_EQUAL(uint16_t{1}, sa.owner().load());
         rte_mbuf* more[3];
         for (auto& m : more) m = lab.client(0).upstream(r.pool(), inner, proto::kPppIpv4);
@@ -69,7 +69,7 @@ public:
         r.poll_until_idle(1);  // drains its hand-off ring
         CPPUNIT_ASSERT_EQUAL(uint64_t{4}, r.workers()[1].counters.rx_esp_decrypted);
         CPPUNIT_ASSERT_EQUAL(uint64_t{4}, sa.counters.packets);
-        CPPUNIT_ASSERT_EQUAL(uint64_t{4}, r.dataplane().sessions.at(0).counters.rx_packets);
+        CPPUNIT_ASSERT_EQUAL(uint64_t{4}, lab.session(0).counters.rx_packets);
         CPPUNIT_ASSERT_EQUAL(uint64_t{4}, lab.counters().rx_esp_packets);  // handed-off packets counted once
         Drained out;
         drain(r, out);
@@ -155,10 +155,11 @@ public:
         CPPUNIT_ASSERT_EQUAL(uint64_t{kPackets / 2}, k.rx_esp_handoffs);  // every packet of the other queue
         CPPUNIT_ASSERT_EQUAL(uint64_t{0}, k.rx_esp_handoff_drops);
         const dp::Dataplane& dp = r.dataplane();
-        CPPUNIT_ASSERT_EQUAL(uint64_t{kPackets}, dp.sas.at(0).counters.packets);
-        CPPUNIT_ASSERT_EQUAL(uint64_t{kPackets}, dp.sas.at(1).counters.packets);
-        CPPUNIT_ASSERT_EQUAL(uint64_t{kPackets}, dp.sessions.at(0).counters.rx_packets);
-        CPPUNIT_ASSERT_EQUAL(uint64_t{kPackets}, dp.sessions.at(0).counters.tx_packets);
+        const dp::Session& session = lab.session(0);
+        CPPUNIT_ASSERT_EQUAL(uint64_t{kPackets}, dp.sas.at(session.sa_in).counters.packets);
+        CPPUNIT_ASSERT_EQUAL(uint64_t{kPackets}, dp.sas.at(session.sa_out).counters.packets);
+        CPPUNIT_ASSERT_EQUAL(uint64_t{kPackets}, session.counters.rx_packets);
+        CPPUNIT_ASSERT_EQUAL(uint64_t{kPackets}, session.counters.tx_packets);
     }
 };
 

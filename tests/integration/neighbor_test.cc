@@ -138,7 +138,8 @@ public:
         CPPUNIT_ASSERT(of_type(lab.downstream({down}), proto::kEtherTypeIpv4).empty());
         CPPUNIT_ASSERT(of_type(lab.upstream({up}), proto::kEtherTypeIpv4).empty());
         CPPUNIT_ASSERT_EQUAL(uint64_t{2}, lab.counters().tx_no_neighbor_drops);
-        CPPUNIT_ASSERT_EQUAL(uint64_t{1}, lab.ring().dataplane().sas.at(1).next_sequence().load());
+        const dp::Dataplane& dp = lab.ring().dataplane();
+        CPPUNIT_ASSERT_EQUAL(uint64_t{1}, dp.sas.at(lab.session(0).sa_out).next_sequence_relaxed());
 
         // The access gateway answers; the core gateway asks for someone else (RFC 826: learned all the same).
         inject(lab, {arp(proto::kArpOperationReply, kAccessGatewayMac, kAccessGateway, 0xC6336401)}, false);

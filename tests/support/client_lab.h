@@ -48,6 +48,9 @@ public:
     void client_ipv6(unsigned i, uint8_t out[16]) const;  // an address inside the client's prefix
 
     RingDataplane& ring() { return ring_; }
+    // Client i's session in the data plane, and its table index.
+    uint32_t session_index(unsigned i) const { return ring_.session_index(cfg_.l2tp.static_sessions[i].name); }
+    dp::Session& session(unsigned i) { return ring_.dataplane().sessions.at(session_index(i)); }
     dp::WorkerCounters counters() const { return ring_.counters(); }
 
     // Injects frames on a port, runs the worker, returns what left the other.

@@ -84,6 +84,12 @@ void RingDataplane::poll_until_idle(unsigned w) {
            (!dp_.handoff.empty() && rte_ring_count(dp_.handoff[w])));
 }
 
+uint32_t RingDataplane::session_index(const std::string& name) const {
+    for (uint32_t i = 0; i < dp_.sessions.high_water(); ++i)
+        if (dp_.sessions.valid(i) && name == dp_.sessions.at(i).name) return i;
+    throw std::out_of_range("no session named " + name);
+}
+
 dp::WorkerCounters RingDataplane::counters() const {
     dp::WorkerCounters total;
     for (const auto& w : workers_) total += w.counters;

@@ -47,6 +47,9 @@ public:
     void poll_until_idle(unsigned w = 0);
 
     dp::Dataplane& dataplane() { return dp_; }
+    // The table index of the session with this name (sessions sit where their
+    // client address names, so not in the order the config lists them).
+    uint32_t session_index(const std::string& name) const;
     std::vector<dp::WorkerContext>& workers() { return workers_; }
     dp::WorkerCounters counters() const;
     const config::Config& config() const { return cfg_; }
