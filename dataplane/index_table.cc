@@ -14,7 +14,7 @@ uint32_t IndexTable::buckets_for(uint32_t capacity) {
 void IndexTable::attach(Bucket* buckets, uint32_t bucket_count) {
     buckets_ = buckets;
     bucket_mask_ = bucket_count - 1;
-    size_ = 0;
+    size_.store(0, std::memory_order_relaxed);
 }
 
 bool IndexTable::create(const char* name, uint32_t capacity, int socket) {
@@ -31,7 +31,7 @@ void IndexTable::release() {
 }
 
 bool IndexTable::insert(uint32_t key, uint32_t value) {
-    if (key == 0 || find(key) != kNotFound || size_ >= (bucket_mask_ + 1) * kEntriesPerBucket) return false;
+    if (key == 0 || find(key) != kNotFound || size() >= (bucket_mask_ + 1) * kEntriesPerBucket) return false;
     // Count the pass-overs first: a reader that meets a full bucket must
     // already know to look further when the entry appears beyond it.
     uint32_t b = home(key);
@@ -39,7 +39,7 @@ bool IndexTable::insert(uint32_t key, uint32_t value) {
         for (auto& e : buckets_[b].entries) {
             if (e.load(std::memory_order_relaxed) != 0) continue;
             e.store(uint64_t{key} << 32 | value, std::memory_order_release);
-            ++size_;
+            size_.fetch_add(1, std::memory_order_relaxed);
             return true;
         }
         buckets_[b].passed_over.fetch_add(1, std::memory_order_release);
@@ -57,7 +57,7 @@ bool IndexTable::erase(uint32_t key) {
             // The buckets it had passed over no longer send readers on for it.
             for (uint32_t p = home(key); p != b; p = (p + 1) & bucket_mask_)
                 buckets_[p].passed_over.fetch_sub(1, std::memory_order_release);
-            --size_;
+            size_.fetch_sub(1, std::memory_order_relaxed);
             return true;
         }
         if (buckets_[b].passed_over.load(std::memory_order_relaxed) == 0) break;

@@ -47,7 +47,8 @@ public:
     // False if key is not present.
     bool erase(uint32_t key);
     uint32_t find(uint32_t key) const;  // kNotFound if absent
-    uint32_t size() const { return size_; }
+    // Workers may read it too: an empty table needs no probe.
+    uint32_t size() const { return size_.load(std::memory_order_relaxed); }
 
 private:
     // MurmurHash3's finalizer: every key bit moves every bucket bit, so
@@ -64,7 +65,7 @@ private:
 
     Bucket* buckets_ = nullptr;
     uint32_t bucket_mask_ = 0;
-    uint32_t size_ = 0;
+    std::atomic<uint32_t> size_{0};
 };
 
 inline uint32_t IndexTable::find(uint32_t key) const {

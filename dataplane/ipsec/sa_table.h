@@ -57,6 +57,7 @@ public:
     }
     SecurityAssociation* resolve_inbound(SecurityAssociation* candidate, uint32_t spi_net) const {
         if (candidate && holds_inbound(*candidate, __builtin_bswap32(spi_net))) return candidate;
+        if (by_spi_.size() == 0) return nullptr;  // a flood of unknown SPIs costs one line a packet, not two
         const uint32_t index = by_spi_.find(spi_net);
         return index == IndexTable::kNotFound ? nullptr : &sas_[index];
     }

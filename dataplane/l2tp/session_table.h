@@ -113,6 +113,7 @@ public:
         if (candidate && std::atomic_ref<bool>(candidate->in_use).load(std::memory_order_acquire) &&
             candidate->client_ipv4 == destination_net)
             return candidate;
+        if (by_ipv4_.size() == 0) return nullptr;
         const uint32_t index = by_ipv4_.find(destination_net);
         return index == IndexTable::kNotFound ? nullptr : &sessions_[index];
     }
