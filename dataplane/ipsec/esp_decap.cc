@@ -119,21 +119,22 @@ void esp_decap(WorkerContext& ctx, EspBatch& batch) {
         batch.udp_encap[n] = batch.udp_encap[i];
         ++n;
     }
-    // Each SA is confirmed only when its packet's turn comes, kSaPrefetchAhead
-    // packets after its first line was fetched.
+    // Each SA is confirmed only when its packet's turn comes, a few packets
+    // after its first line was fetched.
     for (uint16_t i = 0; i < n; ++i) sas[i] = ctx.dp->sas.inbound_candidate(spis[i]);
     const SecurityAssociation* previous = nullptr;
-    auto prefetch = [&](uint16_t i) {
+    SaPrefetchWindow window(n, [&](uint16_t i) {
         const uint8_t* esp = rte_pktmbuf_mtod_offset(batch.mbuf[i], const uint8_t*, batch.esp_offset[i]);
-        prefetch_security_association(sas[i], rte_pktmbuf_data_len(batch.mbuf[i]) - batch.esp_offset[i], previous);
+        const unsigned lines =
+            ctx.dp->sas.prefetch(sas[i], rte_pktmbuf_data_len(batch.mbuf[i]) - batch.esp_offset[i], previous);
         prefetch_replay_word(sas[i], proto::load_u32(esp + 4));
-    };
-    for (uint16_t i = 0; i < n && i < kSaPrefetchAhead; ++i) prefetch(i);
+        return lines + 1;
+    });
 
     IMB_MGR* imb = ctx.imb;
     unsigned inflight = 0;
     for (uint16_t i = 0; i < n; ++i) {
-        if (i + kSaPrefetchAhead < n) prefetch(static_cast<uint16_t>(i + kSaPrefetchAhead));
+        window.advance_to(i);
         rte_mbuf* m = batch.mbuf[i];
         SecurityAssociation* sa = ctx.dp->sas.resolve_inbound(sas[i], spis[i]);
         if (!sa) {

@@ -39,14 +39,13 @@ void esp_encap(WorkerContext& ctx, EspEncapBatch& batch) {
     // CBC IVs for the whole batch, made while no job is in flight.
     ctx.ivs.reserve(imb, batch.count * 16u);
     const SecurityAssociation* previous = nullptr;
-    auto prefetch = [&](uint16_t i) {
-        prefetch_security_association(batch.sa[i], rte_pktmbuf_data_len(batch.mbuf[i]), previous);
-    };
-    for (uint16_t i = 0; i < batch.count && i < kSaPrefetchAhead; ++i) prefetch(i);
+    SaPrefetchWindow window(batch.count, [&](uint16_t i) {
+        return ctx.dp->sas.prefetch(batch.sa[i], gcm_esp_length_bound(rte_pktmbuf_data_len(batch.mbuf[i])), previous);
+    });
 
     unsigned inflight = 0;
     for (uint16_t i = 0; i < batch.count; ++i) {
-        if (i + kSaPrefetchAhead < batch.count) prefetch(static_cast<uint16_t>(i + kSaPrefetchAhead));
+        window.advance_to(i);
         rte_mbuf* m = batch.mbuf[i];
         SecurityAssociation* sa = batch.sa[i];
         if (!gateway_known) {  // before a sequence number is spent

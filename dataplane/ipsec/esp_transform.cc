@@ -48,8 +48,8 @@ void fill_common(IMB_JOB* job, const SecurityAssociation& sa, uint8_t* esp, uint
         // RFC 4303 2: the ICV covers ESP header, IV and ciphertext.
         job->hash_start_src_offset_in_bytes = 0;
         job->msg_len_to_hash_in_bytes = 8 + sa.iv_size + ciphertext_len;
-        job->u.HMAC._hashed_auth_key_xor_ipad = sa.keys.block.hmac_ipad;
-        job->u.HMAC._hashed_auth_key_xor_opad = sa.keys.block.hmac_opad;
+        job->u.HMAC._hashed_auth_key_xor_ipad = sa.hmac_ipad();
+        job->u.HMAC._hashed_auth_key_xor_opad = sa.hmac_opad();
     }
 }
 

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <openssl/crypto.h>
 
+#include <cstddef>
 #include <cstring>
 
 namespace conc::dp {
@@ -14,7 +15,8 @@ using proto::EspIntegrity;
 
 // HMAC (RFC 2104) with the inner and outer hash states precomputed once per SA:
 // IPsec-MB continues from them for every packet.
-void precompute_hmac(IMB_MGR* mgr, EspIntegrity integrity, const std::vector<uint8_t>& key, SaKeys& keys) {
+// The states go where SecurityAssociation::hmac_ipad() and hmac_opad() point.
+void precompute_hmac(IMB_MGR* mgr, EspIntegrity integrity, const std::vector<uint8_t>& key, SecurityAssociation& sa) {
     const auto info = proto::integrity_info(integrity);
     uint8_t ipad[128], opad[128];
     std::memset(ipad, 0x36, sizeof ipad);
@@ -23,23 +25,25 @@ void precompute_hmac(IMB_MGR* mgr, EspIntegrity integrity, const std::vector<uin
         ipad[i] ^= key[i];
         opad[i] ^= key[i];
     }
+    uint8_t* ipad_state = sa.keys.block.hmac;
+    uint8_t* opad_state = ipad_state + SaKeys::hmac_opad_offset(sa.hash_alg_for_job());
     switch (integrity) {
         case EspIntegrity::HmacSha1_96:
-            IMB_SHA1_ONE_BLOCK(mgr, ipad, keys.block.hmac_ipad);
-            IMB_SHA1_ONE_BLOCK(mgr, opad, keys.block.hmac_opad);
+            IMB_SHA1_ONE_BLOCK(mgr, ipad, ipad_state);
+            IMB_SHA1_ONE_BLOCK(mgr, opad, opad_state);
             break;
         case EspIntegrity::HmacSha256_128:
         case EspIntegrity::HmacSha256_96:
-            IMB_SHA256_ONE_BLOCK(mgr, ipad, keys.block.hmac_ipad);
-            IMB_SHA256_ONE_BLOCK(mgr, opad, keys.block.hmac_opad);
+            IMB_SHA256_ONE_BLOCK(mgr, ipad, ipad_state);
+            IMB_SHA256_ONE_BLOCK(mgr, opad, opad_state);
             break;
         case EspIntegrity::HmacSha384_192:
-            IMB_SHA384_ONE_BLOCK(mgr, ipad, keys.block.hmac_ipad);
-            IMB_SHA384_ONE_BLOCK(mgr, opad, keys.block.hmac_opad);
+            IMB_SHA384_ONE_BLOCK(mgr, ipad, ipad_state);
+            IMB_SHA384_ONE_BLOCK(mgr, opad, opad_state);
             break;
         case EspIntegrity::HmacSha512_256:
-            IMB_SHA512_ONE_BLOCK(mgr, ipad, keys.block.hmac_ipad);
-            IMB_SHA512_ONE_BLOCK(mgr, opad, keys.block.hmac_opad);
+            IMB_SHA512_ONE_BLOCK(mgr, ipad, ipad_state);
+            IMB_SHA512_ONE_BLOCK(mgr, opad, opad_state);
             break;
         case EspIntegrity::None:
             break;
@@ -72,7 +76,25 @@ uint8_t library_tag_size(EspIntegrity integrity) {
     return 0;
 }
 
+constexpr uint8_t lines_for(size_t bytes) { return static_cast<uint8_t>((bytes + 63) / 64); }
+
 }  // namespace
+
+SaKeyShape key_shape(const SecurityAssociation& sa, const IMB_MGR* mgr) {
+    const IMB_CIPHER_MODE mode = sa.cipher_mode_for_job();
+    // AES: key bytes / 4 + 7 round keys of 16 bytes (FIPS 197 5.1: Nr + 1).
+    const size_t schedule =
+        mode == IMB_CIPHER_DES3 ? sizeof(BlockCipherSchedule::des3) : (sa.cipher_key_bytes / 4u + 7) * 16;
+    if (mode == IMB_CIPHER_GCM) {
+        constexpr uint64_t kVaes = IMB_FEATURE_VAES | IMB_FEATURE_VPCLMULQDQ;
+        const bool vaes = mgr->used_arch == IMB_ARCH_AVX512 && (mgr->features & kVaes) == kVaes;
+        if (vaes) return {lines_for(schedule), 0, true};
+        // Without VAES IPsec-MB keeps 8 powers (SSE and AVX also their Karatsuba halves) behind the round keys.
+        return {lines_for(offsetof(gcm_key_data, ghash_keys) + sizeof(gcm_key_data::ghash_keys.sse_avx)), 0, false};
+    }
+    const size_t hmac = sa.integrity == EspIntegrity::None ? 0 : 2 * SaKeys::hmac_opad_offset(sa.hash_alg_for_job());
+    return {lines_for(schedule), lines_for(hmac), false};
+}
 
 bool key_security_association(IMB_MGR* mgr, const config::StaticSa& spec, uint32_t default_local_address,
                               SecurityAssociation& sa, const char** why) {
@@ -151,7 +173,7 @@ bool key_security_association(IMB_MGR* mgr, const config::StaticSa& spec, uint32
         sa.hash_alg = IMB_AUTH_AES_GMAC;
     } else {
         sa.hash_alg = hash_algorithm(spec.integrity);
-        precompute_hmac(mgr, spec.integrity, spec.integrity_key, sa.keys);
+        precompute_hmac(mgr, spec.integrity, spec.integrity_key, sa);
     }
     if (spec.direction == config::SaDirection::Outbound) sa.outbound.next_sequence = spec.first_sequence;
     return true;

@@ -17,6 +17,7 @@ SaTable::~SaTable() {
         for (uint32_t i = 0; i < slots_.high_water(); ++i) destroy(i);
         rte_free(sas_);
     }
+    rte_free(key_shapes_);
     by_spi_.release();
 }
 
@@ -31,9 +32,11 @@ void SaTable::destroy(uint32_t index) {
 bool SaTable::create(const char* name, uint32_t capacity, int socket, rte_rcu_qsbr* rcu, const char** why) {
     sas_ = static_cast<SecurityAssociation*>(
         rte_zmalloc_socket(name, sizeof(SecurityAssociation) * capacity, alignof(SecurityAssociation), socket));
-    char spi_name[64];
+    char spi_name[64], shapes_name[64];
     std::snprintf(spi_name, sizeof spi_name, "%s_spi", name);
-    if (!sas_ || !by_spi_.create(spi_name, capacity, socket)) {
+    std::snprintf(shapes_name, sizeof shapes_name, "%s_shapes", name);
+    key_shapes_ = static_cast<uint8_t*>(rte_zmalloc_socket(shapes_name, capacity, 64, socket));
+    if (!sas_ || !key_shapes_ || !by_spi_.create(spi_name, capacity, socket)) {
         *why = "out of hugepage memory for the SA table (lower dataplane.max_sas or reserve more hugepages)";
         return false;
     }
@@ -81,6 +84,7 @@ shm::CommandStatus SaTable::install(IMB_MGR* mgr, const config::StaticSa& spec, 
         }
         ReplayWindow::init(sa->inbound.replay, replay_window, std::max(words, ReplayWindow::kInlineWords));
     }
+    std::atomic_ref<uint8_t>(key_shapes_[slot]).store(key_shape(*sa, mgr).bits(), std::memory_order_relaxed);
     // Setting in_use publishes an SA in its own slot (workers check it
     // before anything else there); a hashed one is published by the insert.
     std::atomic_ref<bool>(sa->in_use).store(true, std::memory_order_release);

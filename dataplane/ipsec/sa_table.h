@@ -7,6 +7,7 @@
 // quiescent point (RCU QSBR), so a worker never sees an SA change under it.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <utility>
 #include <vector>
@@ -61,6 +62,16 @@ public:
         const uint32_t index = by_spi_.find(spi_net);
         return index == IndexTable::kNotFound ? nullptr : &sas_[index];
     }
+    // Prefetches what a packet of esp_len bytes on sa (a candidate or an
+    // SA; nullptr does nothing) reads, as its slot's key shape says, without
+    // waiting for any of the slot's own lines. A hashed SA's packets prefetch
+    // by whatever holds their SPI's slot: only the precision suffers.
+    // Returns how many lines it asked for.
+    unsigned prefetch(const SecurityAssociation* sa, uint32_t esp_len, const SecurityAssociation*& previous) const {
+        if (!sa) return 0;
+        const uint8_t bits = std::atomic_ref<uint8_t>(key_shapes_[index_of(sa)]).load(std::memory_order_relaxed);
+        return prefetch_security_association(sa, SaKeyShape::from_bits(bits), esp_len, previous);
+    }
     // One SPI (host byte order): the inbound SA's index, or IndexTable::kNotFound.
     uint32_t find_inbound(uint32_t spi) const;
     // Inbound SAs kept in the hash table because their SPI's slot was not free.
@@ -97,6 +108,7 @@ private:
     bool in_own_slot(uint32_t index) const { return shm::slot_of(sas_[index].spi, slot_mask_) == index; }
 
     SecurityAssociation* sas_ = nullptr;
+    uint8_t* key_shapes_ = nullptr;  // per slot: SaKeyShape bits of the SA installed last there
     IndexTable by_spi_;  // inbound SAs not in their SPI's slot: SPI (network byte order) -> index
     rte_rcu_qsbr* rcu_ = nullptr;
     uint32_t capacity_ = 0;
