@@ -6,6 +6,22 @@
 
 namespace conc::dp {
 
+void set_job_keys(IMB_JOB* job, const SecurityAssociation& sa) {
+    switch (sa.cipher_mode_for_job()) {
+        case IMB_CIPHER_GCM:
+            job->enc_keys = job->dec_keys = &sa.keys.gcm;
+            return;  // no HMAC: job->u holds GCM's AAD
+        case IMB_CIPHER_DES3:
+            job->enc_keys = job->dec_keys = sa.keys.block.cipher.des3.schedule_pointers;
+            break;
+        default:  // AES-CBC
+            job->enc_keys = job->dec_keys = sa.keys.block.cipher.aes;  // the SA's own direction
+            break;
+    }
+    job->u.HMAC._hashed_auth_key_xor_ipad = sa.hmac_ipad();
+    job->u.HMAC._hashed_auth_key_xor_opad = sa.hmac_opad();
+}
+
 namespace {
 
 // Fields shared by both directions: where the cipher and the hash start.
@@ -20,36 +36,23 @@ void fill_common(IMB_JOB* job, const SecurityAssociation& sa, uint8_t* esp, uint
     job->hash_alg = sa.hash_alg_for_job();
     job->auth_tag_output = scratch.tag;
     job->auth_tag_output_len_in_bytes = sa.imb_tag_size;
-    switch (sa.cipher_mode_for_job()) {
-        case IMB_CIPHER_GCM:
-            job->enc_keys = job->dec_keys = &sa.keys.gcm;
-            // RFC 4106 4: nonce = salt || IV; AAD = SPI || sequence (no ESN).
-            std::memcpy(scratch.nonce, sa.gcm_salt, 4);
-            std::memcpy(scratch.nonce + 4, esp + 8, 8);
-            job->iv = scratch.nonce;
-            job->iv_len_in_bytes = 12;
-            job->u.GCM.aad = esp;
-            job->u.GCM.aad_len_in_bytes = 8;
-            job->hash_start_src_offset_in_bytes = 8 + sa.iv_size;
-            job->msg_len_to_hash_in_bytes = ciphertext_len;
-            break;
-        case IMB_CIPHER_DES3:
-            job->enc_keys = job->dec_keys = sa.keys.block.cipher.des3.schedule_pointers;
-            job->iv = esp + 8;
-            job->iv_len_in_bytes = 8;
-            break;
-        default:  // AES-CBC
-            job->enc_keys = job->dec_keys = sa.keys.block.cipher.aes;  // the SA's own direction
-            job->iv = esp + 8;
-            job->iv_len_in_bytes = 16;
-            break;
-    }
-    if (sa.cipher_mode_for_job() != IMB_CIPHER_GCM) {
+    set_job_keys(job, sa);
+    if (sa.cipher_mode_for_job() == IMB_CIPHER_GCM) {
+        // RFC 4106 4: nonce = salt || IV; AAD = SPI || sequence (no ESN).
+        std::memcpy(scratch.nonce, sa.gcm_salt, 4);
+        std::memcpy(scratch.nonce + 4, esp + 8, 8);
+        job->iv = scratch.nonce;
+        job->iv_len_in_bytes = 12;
+        job->u.GCM.aad = esp;
+        job->u.GCM.aad_len_in_bytes = 8;
+        job->hash_start_src_offset_in_bytes = 8 + sa.iv_size;
+        job->msg_len_to_hash_in_bytes = ciphertext_len;
+    } else {
+        job->iv = esp + 8;
+        job->iv_len_in_bytes = sa.iv_size;
         // RFC 4303 2: the ICV covers ESP header, IV and ciphertext.
         job->hash_start_src_offset_in_bytes = 0;
         job->msg_len_to_hash_in_bytes = 8 + sa.iv_size + ciphertext_len;
-        job->u.HMAC._hashed_auth_key_xor_ipad = sa.hmac_ipad();
-        job->u.HMAC._hashed_auth_key_xor_opad = sa.hmac_opad();
     }
 }
 

@@ -27,6 +27,9 @@ enum class EspStatus : uint8_t {
     BadPadding,       // RFC 4303 2.4: pad bytes are 1, 2, 3, ...
 };
 
+// Points job at sa's keys (cipher schedule, and the HMAC states for CBC).
+void set_job_keys(IMB_JOB* job, const SecurityAssociation& sa);
+
 // Inbound. esp points at the ESP header, esp_len runs to the end of the ICV.
 // Checks the lengths and fills job to authenticate and decrypt in place.
 EspStatus prepare_decrypt_job(IMB_JOB* job, const SecurityAssociation& sa, uint8_t* esp, uint32_t esp_len,

@@ -68,9 +68,12 @@ public:
     // by whatever holds their SPI's slot: only the precision suffers.
     // Returns how many lines it asked for.
     unsigned prefetch(const SecurityAssociation* sa, uint32_t esp_len, const SecurityAssociation*& previous) const {
-        if (!sa) return 0;
+        return sa ? prefetch_security_association(sa, key_shape(sa), esp_len, previous) : 0;
+    }
+    // The key lines of the SA last installed in sa's slot (none if there was none).
+    SaKeyShape key_shape(const SecurityAssociation* sa) const {
         const uint8_t bits = std::atomic_ref<uint8_t>(key_shapes_[index_of(sa)]).load(std::memory_order_relaxed);
-        return prefetch_security_association(sa, SaKeyShape::from_bits(bits), esp_len, previous);
+        return SaKeyShape::from_bits(bits);
     }
     // One SPI (host byte order): the inbound SA's index, or IndexTable::kNotFound.
     uint32_t find_inbound(uint32_t spi) const;

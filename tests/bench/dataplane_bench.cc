@@ -87,27 +87,40 @@ config::StaticSession session_spec(unsigned i) {
 // IPsec-MB alone: the same cipher and hash over the same ESP payload lengths,
 // jobs filled from templates, bursts of 32, rotating through as many 2 KB
 // buffers as the data plane's mbuf pool has (the same cache footprint).
+// Given the data plane's SAs, each job takes the next one's keys, whose lines
+// are prefetched as the ESP stage prefetches them (SaPrefetchWindow): what
+// many SAs cost the crypto library itself, the floor under the data plane's
+// own figure.
 class CryptoOnly {
 public:
-    CryptoOnly(IMB_MGR* mgr, const dp::SecurityAssociation& sa, const Profile& profile, bool decrypt) : mgr_(mgr) {
+    CryptoOnly(IMB_MGR* mgr, const dp::SecurityAssociation& sa, const Profile& profile, bool decrypt,
+               const dp::SaTable* table = nullptr, std::vector<const dp::SecurityAssociation*> keys = {})
+        : mgr_(mgr), table_(table), keys_(std::move(keys)) {
         for (unsigned i = 0; i < kBuffers; ++i) {
             const uint32_t payload = profile.sizes[i % profile.sizes.size()] + kTunnelOverhead;
             IMB_JOB* job = IMB_GET_NEXT_JOB(mgr);
-            const uint32_t len =
+            esp_len_[i] =
                 dp::prepare_encrypt_job(job, sa, buffers_[i], payload, 17, i + 1, buffers_[i] + 1600, scratch_[i]);
-            if (decrypt) dp::prepare_decrypt_job(job, sa, buffers_[i], len, scratch_[i]);
+            if (decrypt) dp::prepare_decrypt_job(job, sa, buffers_[i], esp_len_[i], scratch_[i]);
             templates_[i] = *job;
         }
     }
     double round(unsigned packets) {  // cycles per packet
         const uint64_t start = rte_rdtsc_precise();
         for (unsigned done = 0; done < packets; done += kBurst) {
+            dp::SaPrefetchWindow window(kBurst, [this](uint16_t i) { return prefetch_keys(i); });
             for (unsigned i = 0; i < kBurst; ++i) {
-                *IMB_GET_NEXT_JOB(mgr_) = templates_[next_];
-                next_ = (next_ + 1) % kBuffers;
+                IMB_JOB* job = IMB_GET_NEXT_JOB(mgr_);
+                *job = templates_[(next_ + i) % kBuffers];
+                if (!keys_.empty()) {
+                    window.advance_to(static_cast<uint16_t>(i));
+                    dp::set_job_keys(job, *keys_[(next_key_ + i) % keys_.size()]);
+                }
                 dp::submit_job(mgr_, [](const IMB_JOB*) {});
             }
             dp::flush_jobs(mgr_, [](const IMB_JOB*) {});
+            next_ = (next_ + kBurst) % kBuffers;
+            if (!keys_.empty()) next_key_ = (next_key_ + kBurst) % keys_.size();
         }
         return static_cast<double>(rte_rdtsc_precise() - start) / packets;
     }
@@ -115,9 +128,24 @@ public:
 private:
     static constexpr unsigned kBurst = 32;
     static constexpr unsigned kBuffers = 3 * kBatch;
+    // The key lines (no more: IPsec-MB reads nothing else of an SA) of the burst's packet i.
+    unsigned prefetch_keys(uint16_t i) const {
+        const dp::SecurityAssociation* sa = keys_[(next_key_ + i) % keys_.size()];
+        const char* keys = reinterpret_cast<const char*>(&sa->keys);
+        unsigned lines = 0;
+        dp::for_each_key_line(table_->key_shape(sa), esp_len_[(next_ + i) % kBuffers], [&](size_t offset) {
+            rte_prefetch0(keys + offset);
+            ++lines;
+        });
+        return lines;
+    }
     IMB_MGR* mgr_;
+    const dp::SaTable* table_;
+    std::vector<const dp::SecurityAssociation*> keys_;
     unsigned next_ = 0;
+    size_t next_key_ = 0;
     alignas(64) uint8_t buffers_[kBuffers][2048];
+    uint32_t esp_len_[kBuffers];
     dp::EspJobScratch scratch_[kBuffers];
     IMB_JOB templates_[kBuffers];
 };
@@ -283,22 +311,42 @@ int second_worker_loop(void* arg) {
 struct Point {
     double cycles_per_packet;  // per worker core
     double crypto_cycles_per_packet;
+    double crypto_all_keys_cycles_per_packet;  // 0 with one client
 };
 
+// The data plane's SAs for the clients in turn: inbound (upstream) or outbound.
+std::vector<const dp::SecurityAssociation*> client_sas(test::RingDataplane& r, unsigned clients, bool upstream) {
+    dp::Dataplane& dp = r.dataplane();
+    std::vector<const dp::SecurityAssociation*> out;
+    for (unsigned i = 0; i < clients; ++i)
+        out.push_back(&dp.sas.at(upstream ? dp.sas.find_inbound(r.config().ipsec.static_sas[2 * i].spi)
+                                          : dp.sessions.at(r.session_index("c" + std::to_string(i))).sa_out));
+    return out;
+}
+
 // The timed turns of one point: each turn's cycles per packet (kBatch
-// packets per worker), and IPsec-MB alone right after it; medians at the end.
+// packets per worker), and IPsec-MB alone right after it, with one key and
+// (with several clients) with the clients' keys in turn; medians at the end.
 class Turns {
 public:
-    explicit Turns(std::unique_ptr<CryptoOnly> crypto) : crypto_(std::move(crypto)) {}
+    Turns(test::RingDataplane& r, Generator& gen, const Profile& profile, bool upstream)
+        : one_key_(std::make_unique<CryptoOnly>(gen.mgr(), gen.sa(0), profile, upstream)) {
+        if (gen.clients() > 1)
+            all_keys_ = std::make_unique<CryptoOnly>(gen.mgr(), gen.sa(0), profile, upstream, &r.dataplane().sas,
+                                                     client_sas(r, gen.clients(), upstream));
+    }
     void record(uint64_t spent) {
         cycles_.push_back(static_cast<double>(spent) / kBatch);
-        crypto_cycles_.push_back(crypto_->round(kBatch));
+        crypto_cycles_.push_back(one_key_->round(kBatch));
+        if (all_keys_) crypto_all_keys_cycles_.push_back(all_keys_->round(kBatch));
     }
-    Point result() { return {median(cycles_), median(crypto_cycles_)}; }
+    Point result() {
+        return {median(cycles_), median(crypto_cycles_), all_keys_ ? median(crypto_all_keys_cycles_) : 0};
+    }
 
 private:
-    std::unique_ptr<CryptoOnly> crypto_;
-    std::vector<double> cycles_, crypto_cycles_;
+    std::unique_ptr<CryptoOnly> one_key_, all_keys_;
+    std::vector<double> cycles_, crypto_cycles_, crypto_all_keys_cycles_;
 };
 
 // One direction, one profile, on a running data plane with `workers` workers.
@@ -308,7 +356,7 @@ private:
 // of a packet that RSS sent to the wrong worker.
 bool measure(test::RingDataplane& r, Generator& gen, unsigned workers, const Profile& profile, bool upstream,
              uint64_t packets, Point& out, bool handoff = false) {
-    Turns turns(std::make_unique<CryptoOnly>(gen.mgr(), gen.sa(0), profile, upstream));
+    Turns turns(r, gen, profile, upstream);
     std::vector<rte_mbuf*> batch(kBatch);
     const auto before = r.counters();
     SecondWorker second;
@@ -382,7 +430,7 @@ bool measure(test::RingDataplane& r, Generator& gen, unsigned workers, const Pro
 // packets are freed untimed; downstream the encrypted frames are sent untimed.
 bool measure_esp_stage(test::RingDataplane& r, Generator& gen, const Profile& profile, bool upstream,
                        uint64_t packets, Point& out) {
-    Turns turns(std::make_unique<CryptoOnly>(gen.mgr(), gen.sa(0), profile, upstream));
+    Turns turns(r, gen, profile, upstream);
     std::vector<rte_mbuf*> batch(kBatch);
     std::vector<unsigned> clients(kBatch);
     dp::WorkerContext& worker = r.workers()[0];
@@ -480,9 +528,10 @@ int main(int argc, char** argv) {
     std::printf("Data plane benchmark: TSC %.2f GHz, %" PRIu64 " packets per point; upstream = IPv4 in PPP in L2TP in "
                 "ESP in UDP 4500, downstream = plain IPv4\n", hz / 1e9, packets);
     std::printf("Mpps and Gbps: the workers' capacity (TSC Hz / cycles per packet per core x cores); Gbps counts inner "
-                "IPv4 bytes; crypto-only: IPsec-MB alone, one core\n");
-    std::printf("%-10s %-12s %7s %5s %3s %8s %8s %11s %12s %9s\n", "direction", "algorithm", "clients", "size", "wk",
-                "Mpps", "Gbps", "cycles/pkt", "crypto-only", "overhead");
+                "IPv4 bytes; crypto-only: IPsec-MB alone, one core, one key; all-keys: the same with the clients' "
+                "keys in turn, prefetched as the ESP stage does; overhead: cycles/pkt - crypto-only\n");
+    std::printf("%-10s %-12s %7s %5s %3s %8s %8s %11s %12s %9s %9s\n", "direction", "algorithm", "clients", "size",
+                "wk", "Mpps", "Gbps", "cycles/pkt", "crypto-only", "all-keys", "overhead");
     bool ok = true;
     for (const auto& algo : algos) {
         for (unsigned clients : {1u, 10000u, 100000u}) {
@@ -534,10 +583,14 @@ int main(int argc, char** argv) {
                             continue;
                         }
                         const double mpps = hz / f.cycles_per_packet * (handoff ? 1 : workers) / 1e6;
-                        std::printf("%-10s %-12s %7u %5s %3s %8.2f %8.2f %11.0f %12.0f %9.0f\n",
+                        char all_keys[16] = "-";
+                        if (f.crypto_all_keys_cycles_per_packet > 0)
+                            std::snprintf(all_keys, sizeof all_keys, "%.0f", f.crypto_all_keys_cycles_per_packet);
+                        std::printf("%-10s %-12s %7u %5s %3s %8.2f %8.2f %11.0f %12.0f %9s %9.0f\n",
                                     up ? "upstream" : "downstream", algo.name, clients, profile.name, mode, mpps,
                                     mpps * avg_size(profile) * 8 / 1e3, f.cycles_per_packet,
-                                    f.crypto_cycles_per_packet, f.cycles_per_packet - f.crypto_cycles_per_packet);
+                                    f.crypto_cycles_per_packet, all_keys,
+                                    f.cycles_per_packet - f.crypto_cycles_per_packet);
                         std::fflush(stdout);
                     }
                 }
