@@ -7,9 +7,10 @@
 // turns: the generator fills each worker's RX ring untimed, then the workers
 // drain them timed, so the cycles are the data plane's alone, on full
 // bursts. Beside each figure, interleaved with the timed turns: IPsec-MB
-// alone doing the same cipher and hash over the same lengths. Points marked
-// "e" time the ESP stage alone (issue 2's target), "h" the hand-off between
-// workers.
+// alone doing the same cipher and hash over the same lengths, with one key
+// and with the clients' keys; and for many clients, the same point on the
+// one-client data plane, taking turns with it. Points marked "e" time the
+// ESP stage alone (issue 2's target), "h" the hand-off between workers.
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -17,6 +18,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -349,103 +351,120 @@ private:
     std::vector<double> cycles_, crypto_cycles_, crypto_all_keys_cycles_;
 };
 
-// One direction, one profile, on a running data plane with `workers` workers.
-// handoff (upstream, two worker contexts polled by one core): worker 1 owns
-// every SA (the warm-up turn goes to it), then every packet arrives at worker
-// 0 and is handed over; the figure is both polls' cycles per packet, the cost
-// of a packet that RSS sent to the wrong worker.
-bool measure(test::RingDataplane& r, Generator& gen, unsigned workers, const Profile& profile, bool upstream,
-             uint64_t packets, Point& out, bool handoff = false) {
-    Turns turns(r, gen, profile, upstream);
-    std::vector<rte_mbuf*> batch(kBatch);
-    const auto before = r.counters();
-    SecondWorker second;
-    second.ring = &r;
-    if (workers == 2 && !handoff) rte_eal_remote_launch(second_worker_loop, &second, rte_get_next_lcore(-1, 1, 0));
-    uint64_t done = 0;
-    // Untimed warm-up turns: one, or with handoff enough for every client to reach worker 1 first.
-    const int first_turn = handoff ? -static_cast<int>((gen.clients() + kBatch - 1) / kBatch) : -1;
-    for (int turn = first_turn; done < packets; ++turn) {
-        if (handoff) {
-            const unsigned queue = turn < 0 ? 1 : 0;
-            if (!gen.make_upstream(batch.data(), kBatch, profile, 0, 1))
-                return std::fprintf(stderr, "generator ran out of mbufs\n"), false;
-            r.inject_access(batch.data(), kBatch, queue);
-            const uint64_t start = rte_rdtsc_precise();
-            r.poll_until_idle(queue);
-            r.poll_until_idle(1);
-            const uint64_t spent = rte_rdtsc_precise() - start;
-            drain(r);
-            if (turn >= 0) {
-                turns.record(spent);
-                done += kBatch;
-            }
-            continue;
+// One point (direction, profile, mode) on a running data plane, a turn at a
+// time, so that two data planes' points can take turns (see run_point).
+// Modes: '1' and '2' workers through the whole worker loop; 'h' upstream,
+// two worker contexts polled by one core, worker 1 owning every SA (the
+// warm-up turns go to it) and every packet arriving at worker 0 and handed
+// over, the cost of a packet that RSS sent to the wrong worker; 'e' the ESP
+// stage alone (issue 2's measure): esp_decap / esp_encap on bursts of 32, the
+// way the worker calls them, without classification, L2TP, PPP, routing or
+// the ports (decrypted packets are freed and encrypted frames sent untimed).
+class PointRun {
+public:
+    PointRun(test::RingDataplane& r, Generator& gen, char mode, const Profile& profile, bool upstream)
+        : r_(r), gen_(gen), mode_(mode), profile_(profile), upstream_(upstream), turns_(r, gen, profile, upstream),
+          batch_(kBatch), clients_(kBatch), before_(r.counters()) {
+        second_.ring = &r;
+        if (mode == '2') rte_eal_remote_launch(second_worker_loop, &second_, rte_get_next_lcore(-1, 1, 0));
+    }
+    ~PointRun() { stop_second_worker(); }
+
+    // Untimed: one turn, or with 'h' enough for every client to reach worker 1 first.
+    bool warm_up() {
+        const unsigned turns = mode_ == 'h' ? (gen_.clients() + kBatch - 1) / kBatch : 1;
+        for (unsigned t = 0; t < turns; ++t) {
+            uint64_t spent;
+            if (!turn_once(true, spent)) return false;
+            warm_up_packets_ += kBatch * workers();
         }
-        for (unsigned w = 0; w < workers; ++w) {
+        return true;
+    }
+    bool timed_turn() {
+        uint64_t spent;
+        if (!turn_once(false, spent)) return false;
+        turns_.record(spent);
+        done_ += kBatch * workers();
+        return true;
+    }
+    uint64_t done() const { return done_; }
+    // After the turns: false (and why) unless every packet went through.
+    bool finish(Point& out) {
+        stop_second_worker();
+        const auto after = r_.counters();
+        const uint64_t through = mode_ == 'e' ? (upstream_ ? after.rx_esp_decrypted - before_.rx_esp_decrypted
+                                                           : after.tx_esp_packets - before_.tx_esp_packets)
+                                 : upstream_ ? after.tx_core_packets - before_.tx_core_packets
+                                             : after.tx_esp_packets - before_.tx_esp_packets;
+        if (mode_ == 'h' && after.rx_esp_handoffs - before_.rx_esp_handoffs != done_) {
+            std::fprintf(stderr, "%" PRIu64 " of %" PRIu64 " packets were handed off\n",
+                         after.rx_esp_handoffs - before_.rx_esp_handoffs, done_);
+            return false;
+        }
+        if (through != done_ + warm_up_packets_) {
+            std::fprintf(stderr, "only %" PRIu64 " of %" PRIu64 " packets went through\n", through,
+                         done_ + warm_up_packets_);
+            return false;
+        }
+        out = turns_.result();
+        return true;
+    }
+
+private:
+    unsigned workers() const { return mode_ == '2' ? 2 : 1; }  // whose packets a turn counts
+    void stop_second_worker() {
+        if (mode_ != '2' || second_.quit.load()) return;
+        second_.quit.store(true, std::memory_order_release);
+        rte_eal_wait_lcore(rte_get_next_lcore(-1, 1, 0));
+    }
+    bool generated(bool ok) {
+        if (!ok) std::fprintf(stderr, "generator ran out of mbufs\n");
+        return ok;
+    }
+
+    bool turn_once(bool warm_up, uint64_t& spent) {
+        spent = 0;
+        if (mode_ == 'e') return esp_stage_turn(spent);
+        if (mode_ == 'h') {
+            const unsigned queue = warm_up ? 1 : 0;
+            if (!generated(gen_.make_upstream(batch_.data(), kBatch, profile_, 0, 1))) return false;
+            r_.inject_access(batch_.data(), kBatch, queue);
+            const uint64_t start = rte_rdtsc_precise();
+            r_.poll_until_idle(queue);
+            r_.poll_until_idle(1);
+            spent = rte_rdtsc_precise() - start;
+            drain(r_);
+            return true;
+        }
+        for (unsigned w = 0; w < workers(); ++w) {
             // As RSS would: each client's packets reach one worker only.
-            if (!(upstream ? gen.make_upstream(batch.data(), kBatch, profile, w, workers)
-                           : gen.make_downstream(batch.data(), kBatch, profile, w, workers)))
-                return std::fprintf(stderr, "generator ran out of mbufs\n"), false;
-            if (upstream) r.inject_access(batch.data(), kBatch, w);
-            else r.inject_core(batch.data(), kBatch, w);
+            if (!generated(upstream_ ? gen_.make_upstream(batch_.data(), kBatch, profile_, w, workers())
+                                     : gen_.make_downstream(batch_.data(), kBatch, profile_, w, workers())))
+                return false;
+            if (upstream_) r_.inject_access(batch_.data(), kBatch, w);
+            else r_.inject_core(batch_.data(), kBatch, w);
         }
         const uint64_t start = rte_rdtsc_precise();
-        const uint64_t ticket = second.started.load() + 1;
-        if (workers == 2) second.started.store(ticket, std::memory_order_release);
-        r.poll_until_idle(0);
-        if (workers == 2)
-            while (second.finished.load(std::memory_order_acquire) != ticket) {}
-        const uint64_t spent = rte_rdtsc_precise() - start;
-        drain(r);
-        if (turn >= 0) {
-            // Both workers ran side by side: a core's share is the elapsed
-            // time over its own packets.
-            turns.record(spent);
-            done += kBatch * workers;
-        }
+        const uint64_t ticket = second_.started.load() + 1;
+        if (mode_ == '2') second_.started.store(ticket, std::memory_order_release);
+        r_.poll_until_idle(0);
+        if (mode_ == '2')
+            while (second_.finished.load(std::memory_order_acquire) != ticket) {}
+        // Both workers ran side by side: a core's share is the elapsed time over its own packets.
+        spent = rte_rdtsc_precise() - start;
+        drain(r_);
+        return true;
     }
-    second.quit.store(true, std::memory_order_release);
-    if (workers == 2 && !handoff) rte_eal_mp_wait_lcore();
-    const auto after = r.counters();
-    const uint64_t forwarded = upstream ? after.tx_core_packets - before.tx_core_packets
-                                        : after.tx_esp_packets - before.tx_esp_packets;
-    const uint64_t expected = done + kBatch * (handoff ? -first_turn : workers);
-    if (handoff && after.rx_esp_handoffs - before.rx_esp_handoffs != done) {
-        std::fprintf(stderr, "%" PRIu64 " of %" PRIu64 " packets were handed off\n",
-                     after.rx_esp_handoffs - before.rx_esp_handoffs, done);
-        return false;
-    }
-    if (forwarded != expected) {
-        std::fprintf(stderr, "only %" PRIu64 " of %" PRIu64 " packets went through\n", forwarded, expected);
-        return false;
-    }
-    out = turns.result();
-    return true;
-}
 
-// The ESP stage alone ("e"), as issue 2 sets its target: esp_decap /
-// esp_encap called on bursts of 32, the way the worker calls them, without
-// classification, L2TP, PPP, routing or the ports. Upstream the decrypted
-// packets are freed untimed; downstream the encrypted frames are sent untimed.
-bool measure_esp_stage(test::RingDataplane& r, Generator& gen, const Profile& profile, bool upstream,
-                       uint64_t packets, Point& out) {
-    Turns turns(r, gen, profile, upstream);
-    std::vector<rte_mbuf*> batch(kBatch);
-    std::vector<unsigned> clients(kBatch);
-    dp::WorkerContext& worker = r.workers()[0];
-    dp::Dataplane& dp = r.dataplane();
-    const auto before = r.counters();
-    uint64_t done = 0;
-    for (int turn = -1; done < packets; ++turn) {
-        uint64_t spent = 0;
-        if (upstream) {
-            if (!gen.make_upstream(batch.data(), kBatch, profile, 0, 1))
-                return std::fprintf(stderr, "generator ran out of mbufs\n"), false;
+    bool esp_stage_turn(uint64_t& spent) {
+        dp::WorkerContext& worker = r_.workers()[0];
+        dp::Dataplane& dp = r_.dataplane();
+        if (upstream_) {
+            if (!generated(gen_.make_upstream(batch_.data(), kBatch, profile_, 0, 1))) return false;
             for (unsigned base = 0; base < kBatch; base += 32) {
                 dp::EspBatch esp;
                 for (unsigned i = 0; i < 32; ++i) {
-                    esp.mbuf[i] = batch[base + i];
+                    esp.mbuf[i] = batch_[base + i];
                     esp.esp_offset[i] = 14 + 20 + 8;
                     esp.udp_encap[i] = true;
                 }
@@ -457,13 +476,12 @@ bool measure_esp_stage(test::RingDataplane& r, Generator& gen, const Profile& pr
                 worker.to_l2tp.count = 0;
             }
         } else {
-            if (!gen.make_l2tp_payloads(batch.data(), kBatch, profile, clients.data()))
-                return std::fprintf(stderr, "generator ran out of mbufs\n"), false;
+            if (!generated(gen_.make_l2tp_payloads(batch_.data(), kBatch, profile_, clients_.data()))) return false;
             for (unsigned base = 0; base < kBatch; base += 32) {
                 dp::EspEncapBatch esp;
                 for (unsigned i = 0; i < 32; ++i) {
-                    esp.mbuf[i] = batch[base + i];
-                    esp.sa[i] = &dp.sas.at(dp.sessions.at(clients[base + i]).sa_out);
+                    esp.mbuf[i] = batch_[base + i];
+                    esp.sa[i] = &dp.sas.at(dp.sessions.at(clients_[base + i]).sa_out);
                 }
                 esp.count = 32;
                 const uint64_t start = rte_rdtsc_precise();
@@ -473,21 +491,67 @@ bool measure_esp_stage(test::RingDataplane& r, Generator& gen, const Profile& pr
                     worker.access_tx.flush(dp.access.port_id, 0, worker.counters.tx_full_drops);
             }
         }
-        drain(r);
-        if (turn >= 0) {
-            turns.record(spent);
-            done += kBatch;
-        }
+        drain(r_);
+        return true;
     }
-    const auto after = r.counters();
-    const uint64_t forwarded = upstream ? after.rx_esp_decrypted - before.rx_esp_decrypted
-                                        : after.tx_esp_packets - before.tx_esp_packets;
-    if (forwarded != done + kBatch) {
-        std::fprintf(stderr, "only %" PRIu64 " of %" PRIu64 " packets went through ESP\n", forwarded, done + kBatch);
-        return false;
+
+    test::RingDataplane& r_;
+    Generator& gen_;
+    const char mode_;
+    const Profile& profile_;
+    const bool upstream_;
+    Turns turns_;
+    std::vector<rte_mbuf*> batch_;
+    std::vector<unsigned> clients_;
+    const dp::WorkerCounters before_;
+    SecondWorker second_;
+    uint64_t done_ = 0, warm_up_packets_ = 0;
+};
+
+// Runs a point for `packets` packets. With a reference (the same point on
+// the one-client data plane), the two take turns, so that the ratio between
+// them is measured under the same conditions: on shared vCPUs the same point
+// measured a minute apart can differ by 30%.
+bool run_point(PointRun& run, PointRun* reference, uint64_t packets, Point& out, Point& reference_out) {
+    if (!run.warm_up() || (reference && !reference->warm_up())) return false;
+    while (run.done() < packets) {
+        if (reference && !reference->timed_turn()) return false;
+        if (!run.timed_turn()) return false;
     }
-    out = turns.result();
-    return true;
+    return run.finish(out) && (!reference || reference->finish(reference_out));
+}
+
+// A running data plane for one benchmark configuration and its generator.
+struct Lab {
+    test::RingDataplane r;
+    std::unique_ptr<Generator> gen;  // destroyed before r
+    size_t table_bytes = 0;          // hugepage memory the data plane took
+};
+size_t heap_in_use();
+
+// Clients each with an SA pair and a session; worker lcores as the mode needs ('2' and 'h': two).
+std::unique_ptr<Lab> start_lab(EspCipher cipher, EspIntegrity integrity, unsigned clients, char mode) {
+    const unsigned workers = mode == '2' || mode == 'h' ? 2 : 1;
+    config::Config cfg = test::base_config();
+    cfg.dataplane.worker_lcores = workers == 2 ? std::vector<unsigned>{0, 1} : std::vector<unsigned>{0};
+    cfg.dataplane.max_sas = 2 * clients + 16;
+    cfg.dataplane.max_sessions = clients + 16;
+    cfg.dataplane.mbufs = 8 * kBatch * workers;
+    for (unsigned i = 0; i < clients; ++i) {
+        cfg.ipsec.static_sas.push_back(sa_spec(i, true, cipher, integrity));
+        cfg.ipsec.static_sas.push_back(sa_spec(i, false, cipher, integrity));
+        cfg.l2tp.static_sessions.push_back(session_spec(i));
+    }
+    auto lab = std::make_unique<Lab>();
+    const size_t heap_before = heap_in_use();
+    const std::string err = lab->r.start(cfg, 2 * kBatch);
+    if (!err.empty()) {
+        std::fprintf(stderr, "start failed: %s\n", err.c_str());
+        return nullptr;
+    }
+    lab->table_bytes = heap_in_use() - heap_before;
+    lab->gen = std::make_unique<Generator>(lab->r, lab->r.config(), clients);
+    return lab;
 }
 
 size_t heap_in_use() {
@@ -529,72 +593,73 @@ int main(int argc, char** argv) {
                 "ESP in UDP 4500, downstream = plain IPv4\n", hz / 1e9, packets);
     std::printf("Mpps and Gbps: the workers' capacity (TSC Hz / cycles per packet per core x cores); Gbps counts inner "
                 "IPv4 bytes; crypto-only: IPsec-MB alone, one core, one key; all-keys: the same with the clients' "
-                "keys in turn, prefetched as the ESP stage does; overhead: cycles/pkt - crypto-only\n");
-    std::printf("%-10s %-12s %7s %5s %3s %8s %8s %11s %12s %9s %9s\n", "direction", "algorithm", "clients", "size",
-                "wk", "Mpps", "Gbps", "cycles/pkt", "crypto-only", "all-keys", "overhead");
+                "keys in turn, prefetched as the ESP stage does; overhead: cycles/pkt - crypto-only; vs-1: cycles/pkt "
+                "against the one-client data plane's, the two taking turns\n");
+    std::printf("%-10s %-12s %7s %5s %3s %8s %8s %11s %12s %9s %9s %9s\n", "direction", "algorithm", "clients",
+                "size", "wk", "Mpps", "Gbps", "cycles/pkt", "crypto-only", "all-keys", "overhead", "vs-1");
     bool ok = true;
     for (const auto& algo : algos) {
+        // The one-client data plane of each mode, kept for the many-client points to take turns with.
+        std::map<char, std::unique_ptr<Lab>> one_client;
+        auto one_client_lab = [&](char mode) {
+            std::unique_ptr<Lab>& lab = one_client[mode];
+            if (!lab) lab = start_lab(algo.c, algo.a, 1, mode);
+            return lab.get();
+        };
         for (unsigned clients : {1u, 10000u, 100000u}) {
-            // "h": upstream, two workers on one core, every packet handed off (see measure).
-            // "e": the ESP stage alone, one worker (see measure_esp_stage).
-            for (const char* mode : {"1", "2", "h", "e"}) {
-                const bool handoff = *mode == 'h';
-                const bool esp_only = *mode == 'e';
-                const unsigned workers = handoff ? 2 : esp_only ? 1 : static_cast<unsigned>(*mode - '0');
-                if (workers > clients && !handoff) continue;  // one client's flow reaches one worker
-                if ((handoff || esp_only) && clients == 100000) continue;
+            for (char mode : {'1', '2', 'h', 'e'}) {
+                const unsigned workers = mode == '2' ? 2 : 1;  // cores
+                if (mode == '2' && clients == 1) continue;  // one client's flow reaches one worker
+                if ((mode == 'h' || mode == 'e') && clients == 100000) continue;
+                auto point_name = [&](bool up, const Profile& p) {
+                    return std::string(up ? "upstream " : "downstream ") + algo.name + " " + std::to_string(clients) +
+                           " " + p.name + " " + mode + "w";
+                };
                 bool wanted = only.empty();
                 for (bool up : {true, false})
-                    for (const auto& p : profiles)
-                        wanted |= (std::string(up ? "upstream " : "downstream ") + algo.name + " " +
-                                   std::to_string(clients) + " " + p.name + " " + mode + "w")
-                                      .find(only) != std::string::npos;
+                    for (const auto& p : profiles) wanted |= point_name(up, p).find(only) != std::string::npos;
                 if (!wanted) continue;
-                config::Config cfg = test::base_config();
-                cfg.dataplane.worker_lcores = workers == 2 ? std::vector<unsigned>{0, 1} : std::vector<unsigned>{0};
-                cfg.dataplane.max_sas = 2 * clients + 16;
-                cfg.dataplane.max_sessions = clients + 16;
-                cfg.dataplane.mbufs = 8 * kBatch * workers;
-                for (unsigned i = 0; i < clients; ++i) {
-                    cfg.ipsec.static_sas.push_back(sa_spec(i, true, algo.c, algo.a));
-                    cfg.ipsec.static_sas.push_back(sa_spec(i, false, algo.c, algo.a));
-                    cfg.l2tp.static_sessions.push_back(session_spec(i));
-                }
-                test::RingDataplane r;
-                const size_t heap_before = heap_in_use();
-                const std::string err = r.start(cfg, 2 * kBatch);
-                if (!err.empty()) {
-                    std::fprintf(stderr, "start failed: %s\n", err.c_str());
+                std::unique_ptr<Lab> many;
+                if (clients > 1) many = start_lab(algo.c, algo.a, clients, mode);
+                Lab* lab = clients > 1 ? many.get() : one_client_lab(mode);
+                Lab* reference = clients > 1 && mode != '2' ? one_client_lab(mode) : nullptr;
+                if (!lab || (clients > 1 && mode != '2' && !reference)) {
                     ok = false;
                     continue;
                 }
-                const size_t table_bytes = heap_in_use() - heap_before;
-                Generator gen(r, r.config(), clients);
                 for (bool up : {true, false}) {
-                    if (handoff && !up) continue;
+                    if (mode == 'h' && !up) continue;
                     for (const auto& profile : profiles) {
-                        const std::string point = std::string(up ? "upstream " : "downstream ") + algo.name + " " +
-                                                  std::to_string(clients) + " " + profile.name + " " + mode + "w";
-                        if (!only.empty() && point.find(only) == std::string::npos) continue;
-                        Point f{};
-                        if (!(esp_only ? measure_esp_stage(r, gen, profile, up, packets, f)
-                                       : measure(r, gen, workers, profile, up, packets, f, handoff))) {
+                        if (!only.empty() && point_name(up, profile).find(only) == std::string::npos) continue;
+                        Point f{}, one{};
+                        bool measured;
+                        {
+                            PointRun run(lab->r, *lab->gen, mode, profile, up);
+                            std::unique_ptr<PointRun> against;
+                            if (reference)
+                                against = std::make_unique<PointRun>(reference->r, *reference->gen, mode, profile, up);
+                            measured = run_point(run, against.get(), packets, f, one);
+                        }
+                        if (!measured) {
                             ok = false;
                             continue;
                         }
-                        const double mpps = hz / f.cycles_per_packet * (handoff ? 1 : workers) / 1e6;
-                        char all_keys[16] = "-";
+                        const double mpps = hz / f.cycles_per_packet * workers / 1e6;
+                        char all_keys[16] = "-", vs_one[16] = "-";
                         if (f.crypto_all_keys_cycles_per_packet > 0)
                             std::snprintf(all_keys, sizeof all_keys, "%.0f", f.crypto_all_keys_cycles_per_packet);
-                        std::printf("%-10s %-12s %7u %5s %3s %8.2f %8.2f %11.0f %12.0f %9s %9.0f\n",
+                        if (reference)
+                            std::snprintf(vs_one, sizeof vs_one, "%+.1f%%",
+                                          (f.cycles_per_packet / one.cycles_per_packet - 1) * 100);
+                        std::printf("%-10s %-12s %7u %5s %3c %8.2f %8.2f %11.0f %12.0f %9s %9.0f %9s\n",
                                     up ? "upstream" : "downstream", algo.name, clients, profile.name, mode, mpps,
                                     mpps * avg_size(profile) * 8 / 1e3, f.cycles_per_packet,
                                     f.crypto_cycles_per_packet, all_keys,
-                                    f.cycles_per_packet - f.crypto_cycles_per_packet);
+                                    f.cycles_per_packet - f.crypto_cycles_per_packet, vs_one);
                         std::fflush(stdout);
                     }
                 }
-                if (clients == 100000 && *mode == '1') {
+                if (clients == 100000 && mode == '1') {
                     // The session table alone: entries, (SA, ids) hash, IPv4 and IPv6 LPM.
                     const size_t before_sessions = heap_in_use();
                     {
@@ -604,7 +669,7 @@ int main(int argc, char** argv) {
                             std::printf("memory per client: %.0f bytes in all (session + SA pair + tables, mbuf pool "
                                         "and rings included); the session table alone %.0f bytes per session "
                                         "(Session %zu, SA %zu)\n",
-                                        static_cast<double>(table_bytes) / clients,
+                                        static_cast<double>(lab->table_bytes) / clients,
                                         static_cast<double>(heap_in_use() - before_sessions) / clients,
                                         sizeof(dp::Session), sizeof(dp::SecurityAssociation));
                     }
