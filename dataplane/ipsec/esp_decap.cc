@@ -128,7 +128,7 @@ void esp_decap(WorkerContext& ctx, EspBatch& batch) {
         const unsigned lines =
             ctx.dp->sas.prefetch(sas[i], rte_pktmbuf_data_len(batch.mbuf[i]) - batch.esp_offset[i], previous);
         prefetch_replay_word(sas[i], proto::load_u32(esp + 4));
-        return lines + 1;
+        return sas[i] ? lines + 1 : 0;
     });
 
     IMB_MGR* imb = ctx.imb;

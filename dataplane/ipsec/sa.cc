@@ -78,19 +78,30 @@ uint8_t library_tag_size(EspIntegrity integrity) {
 
 constexpr uint8_t lines_for(size_t bytes) { return static_cast<uint8_t>((bytes + 63) / 64); }
 
+// GCM without VAES: round keys and 8 powers (with their Karatsuba halves).
+constexpr uint8_t kGcmEightPowerLines =
+    lines_for(offsetof(gcm_key_data, ghash_keys) + sizeof(gcm_key_data::ghash_keys.sse_avx));
+// The most a shape can say (SaKeyShape's fields): 3DES's schedule, GCM's
+// eight powers, SHA-384/512's two HMAC lines.
+static_assert(lines_for(sizeof(BlockCipherSchedule::des3)) <= SaKeyShape::kMaxScheduleLines &&
+              kGcmEightPowerLines <= SaKeyShape::kMaxScheduleLines && lines_for(2 * 64) <= SaKeyShape::kMaxHmacLines);
+
 }  // namespace
 
-SaKeyShape key_shape(const SecurityAssociation& sa, const IMB_MGR* mgr) {
+SaKeyShape compute_key_shape(const SecurityAssociation& sa) {
     const IMB_CIPHER_MODE mode = sa.cipher_mode_for_job();
     // AES: key bytes / 4 + 7 round keys of 16 bytes (FIPS 197 5.1: Nr + 1).
     const size_t schedule =
         mode == IMB_CIPHER_DES3 ? sizeof(BlockCipherSchedule::des3) : (sa.cipher_key_bytes / 4u + 7) * 16;
     if (mode == IMB_CIPHER_GCM) {
-        constexpr uint64_t kVaes = IMB_FEATURE_VAES | IMB_FEATURE_VPCLMULQDQ;
-        const bool vaes = mgr->used_arch == IMB_ARCH_AVX512 && (mgr->features & kVaes) == kVaes;
-        if (vaes) return {lines_for(schedule), 0, true};
-        // Without VAES IPsec-MB keeps 8 powers (SSE and AVX also their Karatsuba halves) behind the round keys.
-        return {lines_for(offsetof(gcm_key_data, ghash_keys) + sizeof(gcm_key_data::ghash_keys.sse_avx)), 0, false};
+        // IPsec-MB's VAES code writes 48 hash-key powers, H^1 in the last 16
+        // bytes of them; its SSE, AVX and AVX2 code writes 8 (SSE and AVX
+        // also their Karatsuba halves) right behind the round keys and leaves
+        // those bytes zero (keying starts from zeroed keys). H^1 is never zero.
+        static constexpr uint8_t kZero[16] = {};
+        const uint8_t* h1 = sa.keys.gcm.ghash_keys.vaes_avx512.shifted_hkey + 47 * 16;
+        if (std::memcmp(h1, kZero, 16) != 0) return {lines_for(schedule), 0, true};
+        return {kGcmEightPowerLines, 0, false};
     }
     const size_t hmac = sa.integrity == EspIntegrity::None ? 0 : 2 * SaKeys::hmac_opad_offset(sa.hash_alg_for_job());
     return {lines_for(schedule), lines_for(hmac), false};
@@ -128,6 +139,8 @@ bool key_security_association(IMB_MGR* mgr, const config::StaticSa& spec, uint32
 
     const uint8_t* key = spec.cipher_key.data();
     const bool inbound = spec.direction == config::SaDirection::Inbound;
+    // compute_key_shape tells IPsec-MB's GCM layouts apart by what keying writes.
+    std::memset(&sa.keys, 0, sizeof sa.keys);
     alignas(16) uint8_t unused_schedule[240];
     switch (spec.cipher) {
         case EspCipher::AesGcm128:

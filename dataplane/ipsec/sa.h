@@ -75,6 +75,7 @@ static_assert(offsetof(SaKeys, block.hmac) == SaKeys::kHmacOffset);
 // AES-CBC-128 + HMAC-SHA1 SA's 1400-byte packet reads 4 key lines, not 16).
 class SaKeyShape {
 public:
+    static constexpr unsigned kMaxScheduleLines = 15, kMaxHmacLines = 3;
     constexpr SaKeyShape() = default;
     constexpr SaKeyShape(uint8_t schedule_lines, uint8_t hmac_lines, bool gcm)
         : bits_(static_cast<uint8_t>(schedule_lines | hmac_lines << 4 | (gcm ? 1 << 6 : 0))) {}
@@ -169,10 +170,10 @@ static_assert(offsetof(SecurityAssociation, counters) + sizeof(SaCounters) + siz
 static_assert(offsetof(SecurityAssociation, keys) == 64 && offsetof(SecurityAssociation, replay_bitmap) == 1088);
 
 // With thousands of SAs most packets find theirs cold. The burst stages
-// call this kSaPrefetchAhead packets ahead of the cipher: the misses overlap
-// the work on the packets before, and the first packets' lines do not queue
-// behind the whole burst's (measured: 4-6 ahead beat a whole burst at once
-// by 10-25% with 100k clients). A run of packets on one SA pays once.
+// prefetch a few packets ahead of the cipher (SaPrefetchWindow): the misses
+// overlap the work on the packets before, and the first packets' lines do
+// not queue behind the whole burst's (measured: 4-6 ahead beat a whole burst
+// at once by 10-25% with 100k clients). A run of packets on one SA pays once.
 // Only the lines a packet of esp_len bytes reads, as shape says: the first
 // (transform, counters, sequence state), the round keys and, from the end
 // of the keys, as many of GCM's hash powers as it has blocks to hash, or
@@ -265,8 +266,9 @@ inline void prefetch_replay_word(const SecurityAssociation* sa, uint32_t seq) {
     if (sa) __builtin_prefetch(&sa->replay_bitmap[seq / 64 % ReplayWindow::kInlineWords], 1, 3);
 }
 
-// The key lines a keyed SA's packets read through mgr's implementation.
-SaKeyShape key_shape(const SecurityAssociation& sa, const IMB_MGR* mgr);
+// The key lines a keyed SA's packets read, through whichever of IPsec-MB's
+// implementations keyed it (the SA table keeps the answer per slot).
+SaKeyShape compute_key_shape(const SecurityAssociation& sa);
 
 // Fills sa's transform and keys from a config SA; the IMB_MGR is used only
 // for its key-expansion functions. Returns false (with why) if the transform

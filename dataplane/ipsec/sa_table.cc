@@ -84,7 +84,7 @@ shm::CommandStatus SaTable::install(IMB_MGR* mgr, const config::StaticSa& spec, 
         }
         ReplayWindow::init(sa->inbound.replay, replay_window, std::max(words, ReplayWindow::kInlineWords));
     }
-    std::atomic_ref<uint8_t>(key_shapes_[slot]).store(dp::key_shape(*sa, mgr).bits(), std::memory_order_relaxed);
+    std::atomic_ref<uint8_t>(key_shapes_[slot]).store(compute_key_shape(*sa).bits(), std::memory_order_relaxed);
     // Setting in_use publishes an SA in its own slot (workers check it
     // before anything else there); a hashed one is published by the insert.
     std::atomic_ref<bool>(sa->in_use).store(true, std::memory_order_release);

@@ -90,9 +90,9 @@ config::StaticSession session_spec(unsigned i) {
 // jobs filled from templates, bursts of 32, rotating through as many 2 KB
 // buffers as the data plane's mbuf pool has (the same cache footprint).
 // Given the data plane's SAs, each job takes the next one's keys, whose lines
-// are prefetched as the ESP stage prefetches them (SaPrefetchWindow): what
-// many SAs cost the crypto library itself, the floor under the data plane's
-// own figure.
+// (and the SA's first, which says where they are) are prefetched as the ESP
+// stage prefetches them (SaPrefetchWindow): what many SAs cost the crypto
+// library itself, the floor under the data plane's own figure.
 class CryptoOnly {
 public:
     CryptoOnly(IMB_MGR* mgr, const dp::SecurityAssociation& sa, const Profile& profile, bool decrypt,
@@ -110,7 +110,8 @@ public:
     double round(unsigned packets) {  // cycles per packet
         const uint64_t start = rte_rdtsc_precise();
         for (unsigned done = 0; done < packets; done += kBurst) {
-            dp::SaPrefetchWindow window(kBurst, [this](uint16_t i) { return prefetch_keys(i); });
+            const dp::SecurityAssociation* previous = nullptr;
+            dp::SaPrefetchWindow window(kBurst, [&](uint16_t i) { return prefetch_keys(i, previous); });
             for (unsigned i = 0; i < kBurst; ++i) {
                 IMB_JOB* job = IMB_GET_NEXT_JOB(mgr_);
                 *job = templates_[(next_ + i) % kBuffers];
@@ -130,16 +131,10 @@ public:
 private:
     static constexpr unsigned kBurst = 32;
     static constexpr unsigned kBuffers = 3 * kBatch;
-    // The key lines (no more: IPsec-MB reads nothing else of an SA) of the burst's packet i.
-    unsigned prefetch_keys(uint16_t i) const {
-        const dp::SecurityAssociation* sa = keys_[(next_key_ + i) % keys_.size()];
-        const char* keys = reinterpret_cast<const char*>(&sa->keys);
-        unsigned lines = 0;
-        dp::for_each_key_line(table_->key_shape(sa), esp_len_[(next_ + i) % kBuffers], [&](size_t offset) {
-            rte_prefetch0(keys + offset);
-            ++lines;
-        });
-        return lines;
+    // What the ESP stage prefetches for the burst's packet i: the SA's first
+    // line (set_job_keys reads its transform) and the key lines.
+    unsigned prefetch_keys(uint16_t i, const dp::SecurityAssociation*& previous) const {
+        return table_->prefetch(keys_[(next_key_ + i) % keys_.size()], esp_len_[(next_ + i) % kBuffers], previous);
     }
     IMB_MGR* mgr_;
     const dp::SaTable* table_;
@@ -319,10 +314,18 @@ struct Point {
 // The data plane's SAs for the clients in turn: inbound (upstream) or outbound.
 std::vector<const dp::SecurityAssociation*> client_sas(test::RingDataplane& r, unsigned clients, bool upstream) {
     dp::Dataplane& dp = r.dataplane();
-    std::vector<const dp::SecurityAssociation*> out;
-    for (unsigned i = 0; i < clients; ++i)
-        out.push_back(&dp.sas.at(upstream ? dp.sas.find_inbound(r.config().ipsec.static_sas[2 * i].spi)
-                                          : dp.sessions.at(r.session_index("c" + std::to_string(i))).sa_out));
+    std::vector<const dp::SecurityAssociation*> out(clients);
+    if (upstream) {
+        for (unsigned i = 0; i < clients; ++i)
+            out[i] = &dp.sas.at(dp.sas.find_inbound(r.config().ipsec.static_sas[2 * i].spi));
+        return out;
+    }
+    // Sessions sit where their client address names: find client i by its address.
+    for (uint32_t s = 0; s < dp.sessions.high_water(); ++s) {
+        if (!dp.sessions.valid(s)) continue;
+        const uint32_t client = ntohl(dp.sessions.at(s).client_ipv4) - kClientBase;
+        if (client < clients) out[client] = &dp.sas.at(dp.sessions.at(s).sa_out);
+    }
     return out;
 }
 
@@ -331,19 +334,21 @@ std::vector<const dp::SecurityAssociation*> client_sas(test::RingDataplane& r, u
 // (with several clients) with the clients' keys in turn; medians at the end.
 class Turns {
 public:
-    Turns(test::RingDataplane& r, Generator& gen, const Profile& profile, bool upstream)
-        : one_key_(std::make_unique<CryptoOnly>(gen.mgr(), gen.sa(0), profile, upstream)) {
-        if (gen.clients() > 1)
+    // Without crypto_figures, only the data plane's cycles (a reference point's turns).
+    Turns(test::RingDataplane& r, Generator& gen, const Profile& profile, bool upstream, bool crypto_figures) {
+        if (crypto_figures) one_key_ = std::make_unique<CryptoOnly>(gen.mgr(), gen.sa(0), profile, upstream);
+        if (crypto_figures && gen.clients() > 1)
             all_keys_ = std::make_unique<CryptoOnly>(gen.mgr(), gen.sa(0), profile, upstream, &r.dataplane().sas,
                                                      client_sas(r, gen.clients(), upstream));
     }
     void record(uint64_t spent) {
         cycles_.push_back(static_cast<double>(spent) / kBatch);
-        crypto_cycles_.push_back(one_key_->round(kBatch));
+        if (one_key_) crypto_cycles_.push_back(one_key_->round(kBatch));
         if (all_keys_) crypto_all_keys_cycles_.push_back(all_keys_->round(kBatch));
     }
     Point result() {
-        return {median(cycles_), median(crypto_cycles_), all_keys_ ? median(crypto_all_keys_cycles_) : 0};
+        return {median(cycles_), one_key_ ? median(crypto_cycles_) : 0,
+                all_keys_ ? median(crypto_all_keys_cycles_) : 0};
     }
 
 private:
@@ -362,16 +367,22 @@ private:
 // the ports (decrypted packets are freed and encrypted frames sent untimed).
 class PointRun {
 public:
-    PointRun(test::RingDataplane& r, Generator& gen, char mode, const Profile& profile, bool upstream)
-        : r_(r), gen_(gen), mode_(mode), profile_(profile), upstream_(upstream), turns_(r, gen, profile, upstream),
-          batch_(kBatch), clients_(kBatch), before_(r.counters()) {
+    PointRun(test::RingDataplane& r, Generator& gen, char mode, const Profile& profile, bool upstream,
+             bool crypto_figures = true)
+        : r_(r), gen_(gen), mode_(mode), profile_(profile), upstream_(upstream),
+          turns_(r, gen, profile, upstream, crypto_figures), batch_(kBatch), clients_(kBatch),
+          before_(r.counters()) {
         second_.ring = &r;
-        if (mode == '2') rte_eal_remote_launch(second_worker_loop, &second_, rte_get_next_lcore(-1, 1, 0));
+        if (mode == '2' && rte_eal_remote_launch(second_worker_loop, &second_, rte_get_next_lcore(-1, 1, 0)) != 0) {
+            std::fprintf(stderr, "cannot start the second worker\n");
+            second_.quit.store(true);
+        }
     }
     ~PointRun() { stop_second_worker(); }
 
     // Untimed: one turn, or with 'h' enough for every client to reach worker 1 first.
     bool warm_up() {
+        if (mode_ == '2' && second_.quit.load()) return false;
         const unsigned turns = mode_ == 'h' ? (gen_.clients() + kBatch - 1) / kBatch : 1;
         for (unsigned t = 0; t < turns; ++t) {
             uint64_t spent;
@@ -514,9 +525,11 @@ private:
 // measured a minute apart can differ by 30%.
 bool run_point(PointRun& run, PointRun* reference, uint64_t packets, Point& out, Point& reference_out) {
     if (!run.warm_up() || (reference && !reference->warm_up())) return false;
-    while (run.done() < packets) {
-        if (reference && !reference->timed_turn()) return false;
-        if (!run.timed_turn()) return false;
+    for (unsigned turn = 0; run.done() < packets; ++turn) {
+        // Which goes first alternates, so neither always follows the other's crypto-only rounds.
+        PointRun* first = reference && turn % 2 ? reference : &run;
+        PointRun* second = first == &run ? reference : &run;
+        if (!first->timed_turn() || (second && !second->timed_turn())) return false;
     }
     return run.finish(out) && (!reference || reference->finish(reference_out));
 }
@@ -637,7 +650,8 @@ int main(int argc, char** argv) {
                             PointRun run(lab->r, *lab->gen, mode, profile, up);
                             std::unique_ptr<PointRun> against;
                             if (reference)
-                                against = std::make_unique<PointRun>(reference->r, *reference->gen, mode, profile, up);
+                                against = std::make_unique<PointRun>(reference->r, *reference->gen, mode, profile,
+                                                                     up, false);
                             measured = run_point(run, against.get(), packets, f, one);
                         }
                         if (!measured) {
