@@ -4,33 +4,6 @@
 
 namespace conc::proto {
 
-L2tpError parse_l2tp(const uint8_t* p, size_t len, L2tpHeader& out) {
-    ByteReader r(p, len);
-    if (!r.read_u16(out.flags)) return L2tpError::Truncated;
-    if ((out.flags & kL2tpVersionMask) != kL2tpVersion) return L2tpError::BadVersion;
-    size_t message_len = len;
-    if (out.flags & kL2tpFlagLength) {
-        uint16_t length;
-        if (!r.read_u16(length)) return L2tpError::Truncated;
-        // RFC 2661 3.1: the whole message; shorter than the datagram is fine
-        // (trailing bytes ignored), longer is not.
-        if (length > len) return L2tpError::BadLength;
-        message_len = length;
-    }
-    if (!r.read_u16(out.tunnel_id) || !r.read_u16(out.session_id)) return L2tpError::Truncated;
-    out.ns = out.nr = 0;
-    if ((out.flags & kL2tpFlagSequence) && (!r.read_u16(out.ns) || !r.read_u16(out.nr))) return L2tpError::Truncated;
-    if (out.flags & kL2tpFlagOffset) {
-        uint16_t offset_size;
-        if (!r.read_u16(offset_size)) return L2tpError::Truncated;
-        if (!r.skip(offset_size)) return L2tpError::BadOffset;
-    }
-    if (r.offset() > message_len) return L2tpError::BadLength;
-    out.payload_offset = static_cast<uint16_t>(r.offset());
-    out.payload_len = static_cast<uint16_t>(message_len - r.offset());
-    return L2tpError::Ok;
-}
-
 void write_l2tp_data_header(uint8_t* p, uint16_t peer_tunnel_id, uint16_t peer_session_id, bool sequencing,
                             uint16_t ns) {
     write_u16(p, static_cast<uint16_t>(kL2tpVersion | (sequencing ? kL2tpFlagSequence : 0)));

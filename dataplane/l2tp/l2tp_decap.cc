@@ -42,9 +42,7 @@ bool forward_ipv4(WorkerContext& ctx, rte_mbuf* m, Session& s, uint8_t* ip, size
     // The client may only send from the address IPCP gave it.
     if (h.source != s.client_ipv4 || s.client_ipv4 == 0) return ++c.rx_spoof_drops, ++s.counters.spoof_drops, false;
     if (h.ttl <= 1) return ++c.rx_ttl_exceeded_drops, false;
-    ip[8] = static_cast<uint8_t>(h.ttl - 1);
-    proto::write_u16(ip + 10, 0);
-    proto::write_u16(ip + 10, proto::internet_checksum(ip, h.header_length));
+    proto::decrement_ipv4_ttl(ip);
     if (!h.is_fragment() || (h.flags_fragment & proto::kIpv4FragmentOffsetMask) == 0)
         clamp_mss(ctx, ip + h.header_length, h.total_length - h.header_length, h.protocol, s.mss_ipv4);
     ++s.counters.rx_packets;

@@ -192,18 +192,17 @@ void core_receive(WorkerContext& ctx, rte_mbuf** packets, uint16_t n) {
             rte_pktmbuf_free(m);
             continue;
         }
-        --ttl;
         uint8_t* l4;
         size_t l4_len;
         uint8_t protocol;
         if (p.ipv6) {
+            --ttl;
             l4 = p.ip + proto::kIpv6HeaderSize;
             l4_len = p.ip_len - proto::kIpv6HeaderSize;
             protocol = p.ip[6];
         } else {
             const size_t header_len = (p.ip[0] & 0x0F) * 4u;
-            proto::write_u16(p.ip + 10, 0);
-            proto::write_u16(p.ip + 10, proto::internet_checksum(p.ip, header_len));
+            proto::decrement_ipv4_ttl(p.ip);  // parse_core_frame verified the checksum
             l4 = p.ip + header_len;
             l4_len = p.ip_len - header_len;
             protocol = p.ip[9];

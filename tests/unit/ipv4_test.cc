@@ -84,6 +84,7 @@ class Ipv4Test : public CppUnit::TestFixture {
     CPPUNIT_TEST(testByteReaderFailedReadLeavesStateAlone);
     CPPUNIT_TEST(testByteReaderNeverReadsPastEnd);
     CPPUNIT_TEST(testLoadWriteHelpers);
+    CPPUNIT_TEST(testDecrementTtlKeepsChecksumValid);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -477,6 +478,44 @@ public:
                 }
             }
         }
+    }
+
+    void testDecrementTtlKeepsChecksumValid() {
+        // Against the checksum summed again from scratch, for every TTL a router
+        // forwards (2..255), random headers with and without options, and the
+        // sums that make RFC 1624's -0 / +0 cases (checksum 0x0000 and 0xFFFF).
+        std::mt19937 rng(1624);
+        for (int round = 0; round < 4000; ++round) {
+            const size_t header_len = 20 + 4 * (round % 11);
+            std::vector<uint8_t> h(header_len);
+            for (auto& b : h) b = static_cast<uint8_t>(rng());
+            h[0] = static_cast<uint8_t>(0x40 | header_len / 4);
+            h[8] = static_cast<uint8_t>(2 + round % 254);
+            write_u16(&h[10], 0);
+            write_u16(&h[10], internet_checksum(h.data(), header_len));
+            std::vector<uint8_t> expected = h;
+            expected[8] = static_cast<uint8_t>(h[8] - 1);
+            write_u16(&expected[10], 0);
+            write_u16(&expected[10], internet_checksum(expected.data(), header_len));
+            decrement_ipv4_ttl(h.data());
+            CPPUNIT_ASSERT_EQUAL(expected[8], h[8]);
+            CPPUNIT_ASSERT_EQUAL(uint16_t(0), internet_checksum(h.data(), header_len));
+            for (size_t i = 0; i < header_len; ++i)
+                if (i != 10 && i != 11) CPPUNIT_ASSERT_EQUAL(expected[i], h[i]);
+        }
+        // A header whose sum leaves checksum 0x0000 keeps a valid one after the hop.
+        std::vector<uint8_t> h = kHeader;
+        for (uint32_t id = 0; id < 0x10000; ++id) {
+            write_u16(&h[4], static_cast<uint16_t>(id));
+            write_u16(&h[10], 0);
+            write_u16(&h[10], internet_checksum(h.data(), h.size()));
+            if (load_u16(&h[10]) == 0 || load_u16(&h[10]) == 0xFFFF) {
+                decrement_ipv4_ttl(h.data());
+                CPPUNIT_ASSERT_EQUAL(uint16_t(0), internet_checksum(h.data(), h.size()));
+                return;
+            }
+        }
+        CPPUNIT_FAIL("no identification gave a checksum of 0x0000 or 0xFFFF");
     }
 
     void testLoadWriteHelpers() {
