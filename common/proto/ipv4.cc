@@ -6,25 +6,6 @@
 
 namespace conc::proto {
 
-Ipv4Error parse_ipv4(const uint8_t* p, size_t len, Ipv4Header& out) {
-    if (len < kIpv4MinHeaderSize) return Ipv4Error::Truncated;
-    if (p[0] >> 4 != 4) return Ipv4Error::BadVersion;
-    out.header_length = static_cast<uint8_t>((p[0] & 0x0F) * 4);
-    if (out.header_length < kIpv4MinHeaderSize) return Ipv4Error::BadHeaderLength;
-    if (len < out.header_length) return Ipv4Error::Truncated;
-    out.tos = p[1];
-    out.total_length = load_u16(p + 2);
-    if (out.total_length < out.header_length || out.total_length > len) return Ipv4Error::BadTotalLength;
-    if (internet_checksum(p, out.header_length) != 0) return Ipv4Error::BadChecksum;
-    out.identification = load_u16(p + 4);
-    out.flags_fragment = load_u16(p + 6);
-    out.ttl = p[8];
-    out.protocol = p[9];
-    std::memcpy(&out.source, p + 12, 4);
-    std::memcpy(&out.destination, p + 16, 4);
-    return Ipv4Error::Ok;
-}
-
 void write_ipv4_header(uint8_t* p, uint32_t source, uint32_t destination, uint8_t protocol, uint16_t total_length,
                        uint8_t ttl, uint16_t identification, uint16_t flags_fragment) {
     p[0] = 0x45;
@@ -83,15 +64,6 @@ size_t write_ipv4_fragment(uint8_t* out, size_t cap, const uint8_t* ip, size_t l
     write_u16(out + 10, internet_checksum(out, h.header_length));
     next = more ? offset + chunk : 0;
     return fragment_len;
-}
-
-bool parse_udp(const uint8_t* p, size_t len, UdpHeader& out) {
-    if (len < kUdpHeaderSize) return false;
-    out.source_port = load_u16(p);
-    out.destination_port = load_u16(p + 2);
-    out.length = load_u16(p + 4);
-    out.checksum = load_u16(p + 6);
-    return out.length >= kUdpHeaderSize && out.length <= len;
 }
 
 void write_udp_header(uint8_t* p, uint16_t source_port, uint16_t destination_port, uint16_t length) {

@@ -43,7 +43,7 @@ struct Ipv4Header {
 // Parses the IPv4 header at p (len bytes available, which may include
 // Ethernet padding after the datagram). Verifies version, lengths and the
 // header checksum.
-Ipv4Error parse_ipv4(const uint8_t* p, size_t len, Ipv4Header& out);
+inline Ipv4Error parse_ipv4(const uint8_t* p, size_t len, Ipv4Header& out);
 
 // Internet checksum (RFC 1071) of len bytes, folded and complemented, in host
 // order (write it with write_u16). Inline: every header on the fast path is
@@ -126,12 +126,42 @@ struct UdpHeader {
 };
 
 // Parses a UDP header; the UDP length must fit in len.
-bool parse_udp(const uint8_t* p, size_t len, UdpHeader& out);
+inline bool parse_udp(const uint8_t* p, size_t len, UdpHeader& out);
 
 // Writes a UDP header with checksum 0 (allowed for IPv4, RFC 768; RFC 3948
 // 2.1 for ESP-in-UDP). Ports in host order.
 void write_udp_header(uint8_t* p, uint16_t source_port, uint16_t destination_port, uint16_t length);
 
 void write_ethernet_header(uint8_t* p, const uint8_t destination[6], const uint8_t source[6], uint16_t ether_type);
+
+// The parsers are inline: every packet meets them, and called out of line
+// their results would go through memory (as in parse_l2tp, l2tp.h).
+inline Ipv4Error parse_ipv4(const uint8_t* p, size_t len, Ipv4Header& out) {
+    if (len < kIpv4MinHeaderSize) return Ipv4Error::Truncated;
+    if (p[0] >> 4 != 4) return Ipv4Error::BadVersion;
+    out.header_length = static_cast<uint8_t>((p[0] & 0x0F) * 4);
+    if (out.header_length < kIpv4MinHeaderSize) return Ipv4Error::BadHeaderLength;
+    if (len < out.header_length) return Ipv4Error::Truncated;
+    out.tos = p[1];
+    out.total_length = load_u16(p + 2);
+    if (out.total_length < out.header_length || out.total_length > len) return Ipv4Error::BadTotalLength;
+    if (internet_checksum(p, out.header_length) != 0) return Ipv4Error::BadChecksum;
+    out.identification = load_u16(p + 4);
+    out.flags_fragment = load_u16(p + 6);
+    out.ttl = p[8];
+    out.protocol = p[9];
+    std::memcpy(&out.source, p + 12, 4);
+    std::memcpy(&out.destination, p + 16, 4);
+    return Ipv4Error::Ok;
+}
+
+inline bool parse_udp(const uint8_t* p, size_t len, UdpHeader& out) {
+    if (len < kUdpHeaderSize) return false;
+    out.source_port = load_u16(p);
+    out.destination_port = load_u16(p + 2);
+    out.length = load_u16(p + 4);
+    out.checksum = load_u16(p + 6);
+    return out.length >= kUdpHeaderSize && out.length <= len;
+}
 
 }  // namespace conc::proto

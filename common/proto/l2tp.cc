@@ -15,25 +15,6 @@ void write_l2tp_data_header(uint8_t* p, uint16_t peer_tunnel_id, uint16_t peer_s
     }
 }
 
-PppError parse_ppp(const uint8_t* p, size_t len, PppFrame& out) {
-    size_t offset = 0;
-    if (len >= 2 && p[0] == kPppAddress && p[1] == kPppControl) offset = 2;
-    if (offset >= len) return PppError::Truncated;
-    // RFC 1661 2: protocol values have an odd low byte and an even high byte,
-    // so an odd first byte is a compressed one-byte field.
-    if (p[offset] & 1) {
-        out.protocol = p[offset];
-        offset += 1;
-    } else {
-        if (offset + 2 > len) return PppError::Truncated;
-        out.protocol = load_u16(p + offset);
-        if (!(out.protocol & 1)) return PppError::BadProtocol;
-        offset += 2;
-    }
-    out.payload_offset = static_cast<uint16_t>(offset);
-    return PppError::Ok;
-}
-
 void write_ppp_header(uint8_t* p, uint16_t protocol) {
     p[0] = kPppAddress;
     p[1] = kPppControl;

@@ -85,11 +85,31 @@ struct PppFrame {
 
 // Accepts frames with and without the address/control field (ACFC, RFC 1661
 // 6.6) and with one- or two-byte protocol fields (PFC, RFC 1661 6.5).
-PppError parse_ppp(const uint8_t* p, size_t len, PppFrame& out);
+inline PppError parse_ppp(const uint8_t* p, size_t len, PppFrame& out);
 
 // What we send: full address/control and two-byte protocol, which every
 // peer must accept whatever it negotiated.
 inline constexpr size_t kPppHeaderSize = 4;
 void write_ppp_header(uint8_t* p, uint16_t protocol);
+
+// Inline for the reason parse_l2tp is.
+inline PppError parse_ppp(const uint8_t* p, size_t len, PppFrame& out) {
+    size_t offset = 0;
+    if (len >= 2 && p[0] == kPppAddress && p[1] == kPppControl) offset = 2;
+    if (offset >= len) return PppError::Truncated;
+    // RFC 1661 2: protocol values have an odd low byte and an even high byte,
+    // so an odd first byte is a compressed one-byte field.
+    if (p[offset] & 1) {
+        out.protocol = p[offset];
+        offset += 1;
+    } else {
+        if (offset + 2 > len) return PppError::Truncated;
+        out.protocol = load_u16(p + offset);
+        if (!(out.protocol & 1)) return PppError::BadProtocol;
+        offset += 2;
+    }
+    out.payload_offset = static_cast<uint16_t>(offset);
+    return PppError::Ok;
+}
 
 }  // namespace conc::proto
