@@ -18,9 +18,8 @@ bool worker_init(WorkerContext& ctx, Dataplane* dp, unsigned lcore, uint16_t que
     ctx.dp = dp;
     ctx.lcore = lcore;
     ctx.queue = queue;
-    ctx.imb = alloc_mb_mgr(0);
+    ctx.imb = alloc_imb_manager(static_cast<int>(rte_lcore_to_socket_id(lcore)));
     if (!ctx.imb) return false;
-    init_mb_mgr_auto(ctx.imb, nullptr);
     rte_rcu_qsbr_thread_register(dp->control.rcu, queue);
     rte_rcu_qsbr_thread_online(dp->control.rcu, queue);
     // The CBC IV keystream is keyed from the DRBG: no randomness, no worker.
@@ -32,7 +31,7 @@ void worker_release(WorkerContext& ctx) {
         // Offline: removals no longer wait for this worker.
         rte_rcu_qsbr_thread_offline(ctx.dp->control.rcu, ctx.queue);
         rte_rcu_qsbr_thread_unregister(ctx.dp->control.rcu, ctx.queue);
-        free_mb_mgr(ctx.imb);
+        free_imb_manager(ctx.imb);
     }
     ctx.imb = nullptr;
 }

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include <rte_malloc.h>
+
 #include "common/proto/byte_reader.h"
 
 namespace conc::dp {
@@ -142,6 +144,20 @@ EspStatus finish_encrypt(const IMB_JOB* job, const SecurityAssociation& sa, uint
     std::memcpy(esp + esp_len - sa.icv_size, scratch.tag, sa.icv_size);
     return EspStatus::Ok;
 }
+
+IMB_MGR* alloc_imb_manager(int socket) {
+    void* memory = rte_zmalloc_socket("imb_mgr", imb_get_mb_mgr_size(), RTE_CACHE_LINE_SIZE, socket);
+    if (!memory) return nullptr;
+    IMB_MGR* mgr = imb_set_pointers_mb_mgr(memory, 0, 1);
+    if (mgr) init_mb_mgr_auto(mgr, nullptr);
+    if (!mgr || imb_get_errno(mgr) != 0) {
+        rte_free(memory);
+        return nullptr;
+    }
+    return mgr;
+}
+
+void free_imb_manager(IMB_MGR* mgr) { rte_free(mgr); }
 
 const IMB_JOB* run_job_now(IMB_MGR* mgr) {
     const IMB_JOB* job = IMB_SUBMIT_JOB(mgr);

@@ -86,4 +86,13 @@ inline void flush_jobs(IMB_MGR* imb, Complete&& complete) {
 // Submits one prepared job and waits for it: for tests and slow paths only.
 const IMB_JOB* run_job_now(IMB_MGR* mgr);
 
+// A multi-buffer manager for one lcore, in DPDK's hugepage memory on the
+// lcore's socket, initialised for the best instruction set the CPU has
+// (nullptr if the memory or the library fails). Every packet touches its job
+// ring and lane state: alloc_mb_mgr's heap memory would sit on whichever
+// node the main thread that starts the workers runs on, in 4 KB pages.
+// (Measured on the one-socket VM: no change.) Free with free_imb_manager.
+IMB_MGR* alloc_imb_manager(int socket);
+void free_imb_manager(IMB_MGR* mgr);
+
 }  // namespace conc::dp

@@ -17,6 +17,7 @@
 #include <atomic>
 #include <cinttypes>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -152,10 +153,13 @@ private:
 class Generator {
 public:
     Generator(test::RingDataplane& r, const config::Config& cfg, unsigned clients) : r_(r), clients_(clients) {
-        mgr_ = alloc_mb_mgr(0);
-        init_mb_mgr_auto(mgr_, nullptr);
+        mgr_ = dp::alloc_imb_manager(SOCKET_ID_ANY);
         twins_ = static_cast<dp::SecurityAssociation*>(
             rte_zmalloc("twins", sizeof(dp::SecurityAssociation) * clients, alignof(dp::SecurityAssociation)));
+        if (!mgr_ || !twins_) {
+            std::fprintf(stderr, "generator: out of hugepage memory for %u clients\n", clients);
+            std::exit(1);
+        }
         const char* why;
         for (unsigned i = 0; i < clients; ++i) {
             new (&twins_[i]) dp::SecurityAssociation();
@@ -166,7 +170,7 @@ public:
     }
     ~Generator() {
         rte_free(twins_);
-        free_mb_mgr(mgr_);
+        dp::free_imb_manager(mgr_);
     }
     const dp::SecurityAssociation& sa(unsigned i) const { return twins_[i]; }
     unsigned clients() const { return clients_; }
