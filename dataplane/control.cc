@@ -117,9 +117,8 @@ std::string control_create(Dataplane& dp, const std::string& suffix, unsigned wo
     const size_t rcu_size = rte_rcu_qsbr_get_memsize(workers);
     c.rcu = static_cast<rte_rcu_qsbr*>(rte_zmalloc("conc_rcu", rcu_size, RTE_CACHE_LINE_SIZE));
     if (!c.rcu || rte_rcu_qsbr_init(c.rcu, workers) != 0) return "cannot create the RCU state";
-    c.imb = alloc_mb_mgr(0);
+    c.imb = alloc_imb_manager(static_cast<int>(rte_socket_id()));
     if (!c.imb) return "cannot allocate an IPsec-MB manager for the main lcore";
-    init_mb_mgr_auto(c.imb, nullptr);
 
     const auto& cfg = dp.config->dataplane;
     c.zones[0] = reserve_zone(c.names.state, sizeof(shm::SharedState));
@@ -176,7 +175,7 @@ void control_release(Dataplane& dp) {
 }
 
 ControlLink::~ControlLink() {
-    if (imb) free_mb_mgr(imb);
+    if (imb) free_imb_manager(imb);
     rte_free(rcu);
 }
 

@@ -482,8 +482,9 @@ public:
 
     void testDecrementTtlKeepsChecksumValid() {
         // Against the checksum summed again from scratch, for every TTL a router
-        // forwards (2..255), random headers with and without options, and the
-        // sums that make RFC 1624's -0 / +0 cases (checksum 0x0000 and 0xFFFF).
+        // forwards (2..255), random headers with and without options, and a
+        // header whose checksum is 0x0000 (RFC 1624's -0 case; 0xFFFF needs an
+        // all-zero header, which no IPv4 header is).
         std::mt19937 rng(1624);
         for (int round = 0; round < 4000; ++round) {
             const size_t header_len = 20 + 4 * (round % 11);
