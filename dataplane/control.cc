@@ -29,16 +29,18 @@ const rte_memzone* reserve_zone(const std::string& name, size_t size) {
 
 // What changes per packet: copied at every publish, and with the identity.
 void publish_sa_counters(const SecurityAssociation& sa, shm::PublishedSa& p) {
-    p.packets = sa.counters.packets;
-    p.bytes = sa.counters.bytes;
+    const SaCounters totals = sa.counter_totals();
+    p.packets = totals.packets;
+    p.bytes = totals.bytes;
     p.next_sequence = sa.direction == config::SaDirection::Outbound ? sa.next_sequence_relaxed() : 0;
 }
 
 void publish_session_counters(const Session& s, shm::PublishedSession& p) {
     p.rx_packets = s.counters.rx_packets;
     p.rx_bytes = s.counters.rx_bytes;
-    p.tx_packets = s.counters.tx_packets;
-    p.tx_bytes = s.counters.tx_bytes;
+    const PacketCounters tx = s.tx_totals();
+    p.tx_packets = tx.packets;
+    p.tx_bytes = tx.bytes;
     p.spoof_drops = s.counters.spoof_drops;
 }
 
@@ -85,7 +87,7 @@ void publish_session(Dataplane& dp, uint32_t index) {
     p.mtu = s.mtu;
     p.configured_mtu = s.configured_mtu;
     p.mss_clamp = s.mss_clamp;
-    std::memcpy(p.name, s.name, sizeof p.name);
+    std::memcpy(p.name, dp.sessions.name(index), sizeof p.name);
     p.name[sizeof p.name - 1] = 0;
     publish_session_counters(s, p);
     std::atomic_ref<uint32_t>(p.in_use).store(s.in_use, std::memory_order_release);

@@ -53,22 +53,24 @@ std::string stats_json(const Dataplane& dp, const WorkerContext* workers, unsign
     const char* separator = "";
     dp.sas.for_each_in_use([&](uint32_t i) {
         const SecurityAssociation& sa = dp.sas.at(i);
+        const SaCounters totals = sa.counter_totals();
         out += format("%s{\"name\": \"%s\", \"spi\": %u, \"direction\": \"%s\", \"packets\": %" PRIu64
                       ", \"bytes\": %" PRIu64 "}",
                       separator, sa.name, sa.spi, sa.direction == config::SaDirection::Inbound ? "in" : "out",
-                      sa.counters.packets, sa.counters.bytes);
+                      totals.packets, totals.bytes);
         separator = ", ";
     });
     out += "], \"sessions\": [";
     separator = "";
     dp.sessions.for_each_in_use([&](uint32_t i) {
         const Session& s = dp.sessions.at(i);
+        const PacketCounters tx = s.tx_totals();
         // mtu is the effective one: the configured PPP MTU or what fits the access port.
         out += format("%s{\"name\": \"%s\", \"tunnel_id\": %u, \"session_id\": %u, \"mtu\": %u, "
                       "\"rx_packets\": %" PRIu64 ", \"rx_bytes\": %" PRIu64 ", \"tx_packets\": %" PRIu64
                       ", \"tx_bytes\": %" PRIu64 ", \"spoof_drops\": %" PRIu64 "}",
-                      separator, s.name, s.tunnel_id, s.session_id, s.mtu, s.counters.rx_packets,
-                      s.counters.rx_bytes, s.counters.tx_packets, s.counters.tx_bytes, s.counters.spoof_drops);
+                      separator, dp.sessions.name(i), s.tunnel_id, s.session_id, s.mtu, s.counters.rx_packets,
+                      s.counters.rx_bytes, tx.packets, tx.bytes, s.counters.spoof_drops);
         separator = ", ";
     });
     out += "]}\n";

@@ -99,8 +99,7 @@ void esp_encap(WorkerContext& ctx, EspEncapBatch& batch) {
             proto::write_udp_header(ip + proto::kIpv4MinHeaderSize, rte_be_to_cpu_16(sa->local_port),
                                     rte_be_to_cpu_16(sa->peer_port),
                                     static_cast<uint16_t>(proto::kUdpHeaderSize + f.esp_len));
-        add_shared_counter(sa->counters.packets, 1);
-        add_shared_counter(sa->counters.bytes, payload_len);
+        sa->count_outbound(ctx.queue, payload_len);
         ++inflight;
         submit_job(imb, [&](const IMB_JOB* done) { complete_encrypt(ctx, done); });
     }

@@ -188,7 +188,10 @@ bool key_security_association(IMB_MGR* mgr, const config::StaticSa& spec, uint32
         sa.hash_alg = hash_algorithm(spec.integrity);
         precompute_hmac(mgr, spec.integrity, spec.integrity_key, sa);
     }
-    if (spec.direction == config::SaDirection::Outbound) sa.outbound.next_sequence = spec.first_sequence;
+    if (spec.direction == config::SaDirection::Outbound) {
+        sa.outbound = OutboundSaState{spec.first_sequence, kNoOwner};
+        sa.shared_counters = SaCounters{};
+    }
     return true;
 }
 

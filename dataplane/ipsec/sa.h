@@ -14,25 +14,12 @@
 #include "common/config/config.h"
 #include "common/proto/esp.h"
 #include "dataplane/ipsec/replay_window.h"
+#include "dataplane/packet_counters.h"
 
 namespace conc::dp {
 
-struct SaCounters {
-    uint64_t packets = 0;
-    uint64_t bytes = 0;     // ESP payload bytes (inner packet) carried
-};
-
-// A counter several workers may add to at once (an outbound SA's, a
-// session's downstream ones: RSS on the core port spreads a client's flows
-// over workers). Uncontended, a locked add costs about 6 cycles in the
-// benchmark (a downstream packet's five locked operations, this and the
-// sequence number's, about 30 cycles); inbound counters have one writer and
-// need none.
-inline void add_shared_counter(uint64_t& counter, uint64_t value) {
-    std::atomic_ref<uint64_t>(counter).fetch_add(value, std::memory_order_relaxed);
-}
-
-inline constexpr uint16_t kNoOwner = 0xFFFF;
+// packets and bytes: ESP payload bytes (the inner packet) carried.
+using SaCounters = PacketCounters;
 inline constexpr uint32_t kNoSessionHint = 0xFFFFFFFF;
 
 // Key material in IPsec-MB's formats, laid out so that what a short packet
@@ -106,9 +93,12 @@ struct InboundSaState {
 };
 
 // Outbound: the next sequence number (RFC 4303 3.3.3: never wraps), taken
-// atomically by whichever worker sends (next_sequence()).
+// atomically by whichever worker sends (next_sequence()), and which worker
+// adds to the counters in line 0 without a lock (count_packet; the others
+// add to shared_counters).
 struct OutboundSaState {
     uint64_t next_sequence;
+    uint16_t counter_owner;
 };
 
 struct alignas(64) SecurityAssociation {
@@ -133,8 +123,9 @@ struct alignas(64) SecurityAssociation {
     uint8_t cipher_key_bytes = 0;      // AES/3DES key length without the GCM salt
     uint8_t cipher_mode = 0;           // IMB_CIPHER_MODE, kept in a byte (cipher_mode_for_job())
     uint8_t hash_alg = 0;              // IMB_HASH_ALG, likewise
-    // Inbound counters have one writer (the owner); outbound ones any worker (add_shared_counter).
-    SaCounters counters;
+    // Inbound counters have one writer (the owner); outbound ones any worker
+    // (count_packet: the counter owner's here, the others' in shared_counters).
+    SaCounters counters{};
     union {
         InboundSaState inbound{{}, kNoOwner, 0, kNoSessionHint};
         OutboundSaState outbound;
@@ -146,9 +137,11 @@ struct alignas(64) SecurityAssociation {
     // Lines 17-20: the window's bitmap when it fits (windows up to 1984 bits),
     // so a packet's word is found from the SA's address and its sequence
     // number; a larger window's bitmap is allocated apart and pointed at from here.
+    // An outbound SA has no window: its workers other than the counter owner count here.
     union alignas(64) {
         uint64_t replay_bitmap[ReplayWindow::kInlineWords]{};
         uint64_t* external_replay_bitmap;
+        SaCounters shared_counters;
     };
     char name[32]{};
 
@@ -157,6 +150,15 @@ struct alignas(64) SecurityAssociation {
     std::atomic_ref<uint64_t> next_sequence() { return std::atomic_ref<uint64_t>(outbound.next_sequence); }
     // For readers that only look (the published copy).
     uint64_t next_sequence_relaxed() const { return __atomic_load_n(&outbound.next_sequence, __ATOMIC_RELAXED); }
+    // A packet sent through an outbound SA by worker (its queue).
+    void count_outbound(uint16_t worker, uint64_t bytes) {
+        count_packet(outbound.counter_owner, worker, counters, shared_counters, bytes);
+    }
+    // The counters as a reader on another lcore sees them, both directions.
+    SaCounters counter_totals() const {
+        static constexpr SaCounters kNone{};
+        return counter_total(counters, direction == config::SaDirection::Outbound ? shared_counters : kNone);
+    }
     std::atomic_ref<uint16_t> owner() { return std::atomic_ref<uint16_t>(inbound.owner); }
     std::atomic_ref<uint32_t> session_hint() { return std::atomic_ref<uint32_t>(inbound.session_hint); }
     uint64_t* replay_storage() {
@@ -168,6 +170,7 @@ struct alignas(64) SecurityAssociation {
     const uint8_t* hmac_opad() const { return keys.block.hmac + SaKeys::hmac_opad_offset(hash_alg_for_job()); }
 };
 static_assert(IMB_CIPHER_NUM <= 256 && IMB_AUTH_NUM <= 256);
+static_assert(sizeof(OutboundSaState) <= sizeof(InboundSaState));
 static_assert(offsetof(SecurityAssociation, counters) + sizeof(SaCounters) + sizeof(InboundSaState) == 64);
 static_assert(offsetof(SecurityAssociation, keys) == 64 && offsetof(SecurityAssociation, replay_bitmap) == 1088);
 

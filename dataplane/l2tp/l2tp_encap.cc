@@ -114,8 +114,7 @@ void l2tp_encapsulate(WorkerContext& ctx, rte_mbuf* m, Session& s, uint16_t ip_l
     const uint16_t ns = s.sequencing ? s.next_ns.fetch_add(1, std::memory_order_relaxed) : 0;
     proto::write_l2tp_data_header(udp + proto::kUdpHeaderSize, s.peer_tunnel_id, s.peer_session_id, s.sequencing, ns);
     proto::write_ppp_header(udp + proto::kUdpHeaderSize + l2tp_size, ppp_protocol);
-    add_shared_counter(s.counters.tx_packets, 1);
-    add_shared_counter(s.counters.tx_bytes, ip_len);
+    s.count_tx(ctx.queue, ip_len);
     out.mbuf[out.count] = m;
     out.sa[out.count] = &ctx.dp->sas.at(s.sa_out);
     ++out.count;

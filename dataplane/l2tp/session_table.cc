@@ -27,6 +27,7 @@ SessionTable::~SessionTable() {
         for (uint32_t i = 0; i < slots_.high_water(); ++i) sessions_[i].~Session();
         rte_free(sessions_);
     }
+    rte_free(names_);
     rte_hash_free(by_key_);
     by_ipv4_.release();
     rte_hash_free(by_ipv6_64_);
@@ -53,12 +54,15 @@ rte_hash* create_hash(const char* table, const char* what, uint32_t capacity, ui
 
 bool SessionTable::create(const char* name, uint32_t capacity, int socket, rte_rcu_qsbr* rcu, const char** why) {
     sessions_ = static_cast<Session*>(rte_zmalloc_socket(name, sizeof(Session) * capacity, alignof(Session), socket));
+    char names_name[64];
+    std::snprintf(names_name, sizeof names_name, "%s_names", name);
+    names_ = static_cast<Name*>(rte_zmalloc_socket(names_name, sizeof(Name) * capacity, 64, socket));
     by_key_ = create_hash(name, "key", capacity, sizeof(SessionKey), socket, rcu);
     by_ipv6_64_ = create_hash(name, "v6", capacity, 8, socket, rcu);
     char v4_name[64];
     std::snprintf(v4_name, sizeof v4_name, "%s_v4", name);
     rcu_ = rcu;
-    if (!sessions_ || !by_key_ || !by_ipv4_.create(v4_name, capacity, socket) || !by_ipv6_64_) {
+    if (!sessions_ || !names_ || !by_key_ || !by_ipv4_.create(v4_name, capacity, socket) || !by_ipv6_64_) {
         *why = "out of hugepage memory for the session table (lower dataplane.max_sessions or reserve more hugepages)";
         return false;
     }
@@ -128,7 +132,8 @@ shm::CommandStatus SessionTable::install(const config::StaticSession& spec, uint
     s->client_ipv4 = ipv4;
     std::memcpy(s->ipv6_prefix, spec.client_ipv6_prefix.data(), 16);
     s->ipv6_prefix_length = v6_length;
-    std::strncpy(s->name, spec.name.c_str(), sizeof s->name - 1);
+    std::memset(names_[slot].text, 0, sizeof names_[slot].text);
+    spec.name.copy(names_[slot].text, sizeof names_[slot].text - 1);
     // Release: a worker that reaches the slot through its SA's hint or its
     // address sees it whole.
     std::atomic_ref<bool>(s->in_use).store(true, std::memory_order_release);

@@ -22,15 +22,15 @@
 #include "common/config/config.h"
 #include "common/shm/contract.h"
 #include "dataplane/index_table.h"
+#include "dataplane/packet_counters.h"
 #include "dataplane/slot_map.h"
 
 namespace conc::dp {
 
 struct SessionCounters {
-    uint64_t rx_packets = 0;   // client -> core, forwarded
+    uint64_t rx_packets = 0;   // client -> core, forwarded (the inbound SA's owner only)
     uint64_t rx_bytes = 0;     // inner IP bytes
-    uint64_t tx_packets = 0;   // core -> client, handed to ESP (any worker: add_shared_counter)
-    uint64_t tx_bytes = 0;
+    PacketCounters tx{};       // core -> client, handed to ESP: the tx owner's (count_packet)
     uint64_t spoof_drops = 0;  // source address not the client's
 };
 
@@ -53,8 +53,14 @@ struct alignas(64) Session {
     bool sequencing = false;
     bool in_use = false;
     std::atomic<uint16_t> next_ns{0};  // RFC 2661 5.4, when sequencing
+    uint16_t tx_owner = kNoOwner;      // the worker that adds to counters.tx without a lock
     SessionCounters counters;
-    char name[32]{};
+    PacketCounters shared_tx{};        // downstream counted by the other workers
+    uint8_t unused[16]{};              // (the name is kept apart: SessionTable::name())
+
+    // A packet sent to the client by worker (its queue).
+    void count_tx(uint16_t worker, uint64_t bytes) { count_packet(tx_owner, worker, counters.tx, shared_tx, bytes); }
+    PacketCounters tx_totals() const { return counter_total(counters.tx, shared_tx); }
 };
 
 // A looked-up session is read and its counters written for every packet:
@@ -134,9 +140,15 @@ public:
     uint32_t index_of(const Session* s) const { return static_cast<uint32_t>(s - sessions_); }
     Session& at(uint32_t index) { return sessions_[index]; }
     const Session& at(uint32_t index) const { return sessions_[index]; }
+    // The name it was installed with (kept out of the two lines a packet reads).
+    const char* name(uint32_t index) const { return names_[index].text; }
 
 private:
     Session* sessions_ = nullptr;
+    struct Name {
+        char text[32];
+    };
+    Name* names_ = nullptr;  // per slot, in hugepage memory beside the sessions
     rte_hash* by_key_ = nullptr;
     IndexTable by_ipv4_;               // client addresses not in their slot (network byte order)
     rte_hash* by_ipv6_64_ = nullptr;   // the first 64 bits of a /64

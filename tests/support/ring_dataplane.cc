@@ -86,7 +86,7 @@ void RingDataplane::poll_until_idle(unsigned w) {
 
 uint32_t RingDataplane::session_index(const std::string& name) const {
     for (uint32_t i = 0; i < dp_.sessions.high_water(); ++i)
-        if (dp_.sessions.valid(i) && name == dp_.sessions.at(i).name) return i;
+        if (dp_.sessions.valid(i) && name == dp_.sessions.name(i)) return i;
     throw std::out_of_range("no session named " + name);
 }
 
