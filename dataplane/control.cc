@@ -330,11 +330,14 @@ void control_poll(Dataplane& dp, const WorkerContext* workers, unsigned worker_c
     ControlLink& c = dp.control;
     shm::Command command;
     shm::CommandAck ack;
-    for (unsigned i = 0; i < shm::kCommandsPerPoll; ++i) {
+    // A command is taken only when its ack has room: one applied with its
+    // ack lost would leave the control plane unsure whether it took. A
+    // control plane that stopped reading leaves the rest waiting in the
+    // command ring; its successor drains the stale acks and they go on.
+    // The main lcore is the acks' only producer: the room cannot shrink.
+    for (unsigned i = 0; i < shm::kCommandsPerPoll && rte_ring_free_count(c.acks) > 0; ++i) {
         if (rte_ring_dequeue_elem(c.commands, &command, sizeof command) != 0) break;
         ack = apply_command(dp, command);
-        // The control plane reads acks as fast as it sends commands; if it
-        // stopped, it re-reads the tables when it comes back.
         rte_ring_enqueue_elem(c.acks, &ack, sizeof ack);
     }
     dp.sas.reclaim();

@@ -5,7 +5,8 @@
 // PuntHeader or an InjectHeader.
 //
 //   command ring  cp -> dp  Command by value     add/delete SA, add/delete/update session
-//   ack ring      dp -> cp  CommandAck by value  one per command, same sequence
+//   ack ring      dp -> cp  CommandAck by value  one per command, same sequence; a
+//                                                command waits until its ack has room
 //   punt ring     dp -> cp  mbuf                 PuntHeader + IKE / L2TP control / PPP control
 //   inject ring   cp -> dp  mbuf                 InjectHeader + what to send (an intent)
 //   state zone    dp -> cp  SharedState          liveness, published counters
