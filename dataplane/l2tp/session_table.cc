@@ -1,5 +1,6 @@
 #include "dataplane/l2tp/session_table.h"
 
+#include "common/proto/ipv6.h"
 #include "dataplane/rcu.h"
 
 #include <arpa/inet.h>
@@ -245,10 +246,25 @@ Session* SessionTable::lookup_ipv6(const uint8_t destination[16]) const {
     void* data;
     const uint64_t prefix = prefix64(destination);  // the address sits unaligned in the frame
     if (rte_hash_lookup_data(by_ipv6_64_, &prefix, &data) >= 0)
-        return &sessions_[reinterpret_cast<uintptr_t>(data)];
+        return confirm_ipv6(static_cast<uint32_t>(reinterpret_cast<uintptr_t>(data)), destination);
     uint32_t next_hop;
-    if (by_ipv6_other_ && rte_lpm6_lookup(by_ipv6_other_, destination, &next_hop) == 0) return &sessions_[next_hop];
+    if (by_ipv6_other_ && rte_lpm6_lookup(by_ipv6_other_, destination, &next_hop) == 0)
+        return confirm_ipv6(next_hop, destination);
     return nullptr;
+}
+
+// rte_lpm6 has no RCU: a deleted prefix's tbl8 groups go back to its pool at
+// once and the next add may refill them while a worker walks them, so the
+// next hop it reads may be another prefix's. It is only a candidate until
+// the session it names is live and owns the destination.
+Session* SessionTable::confirm_ipv6(uint32_t slot, const uint8_t destination[16]) const {
+    if (slot >= capacity_) return nullptr;
+    Session& s = sessions_[slot];
+    // in_use first: the rest of the slot was written before it was set.
+    if (!std::atomic_ref<bool>(s.in_use).load(std::memory_order_acquire)) return nullptr;
+    return s.ipv6_prefix_length && proto::ipv6_address_in_prefix(destination, s.ipv6_prefix, s.ipv6_prefix_length)
+               ? &s
+               : nullptr;
 }
 
 }  // namespace conc::dp

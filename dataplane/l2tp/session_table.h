@@ -123,6 +123,7 @@ public:
         const uint32_t index = by_ipv4_.find(destination_net);
         return index == IndexTable::kNotFound ? nullptr : &sessions_[index];
     }
+    // Downstream by IPv6 destination: the live session whose prefix holds it.
     Session* lookup_ipv6(const uint8_t destination[16]) const;
     // Client IPv4 addresses kept in the hash because their slot was not free.
     uint32_t hashed_ipv4() const { return by_ipv4_.size(); }
@@ -144,6 +145,9 @@ public:
     const char* name(uint32_t index) const { return names_[index].text; }
 
 private:
+    // The session at slot if it is live and destination is inside its prefix.
+    Session* confirm_ipv6(uint32_t slot, const uint8_t destination[16]) const;
+
     Session* sessions_ = nullptr;
     struct Name {
         char text[32];

@@ -58,6 +58,7 @@ class L2tpPathTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(sessions_are_found_in_their_address_slot_or_hashed);
     CPPUNIT_TEST(sequencing_sessions_number_their_packets);
     CPPUNIT_TEST(ipv6_sessions_need_1280_bytes);
+    CPPUNIT_TEST(ipv6_prefixes_of_any_length_are_found);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -407,6 +408,62 @@ public:
         down = lab.downstream({ipv4_udp(kCoreHost, kClientAddress + 128, 1, 2, {4})});
         CPPUNIT_ASSERT_EQUAL(size_t{1}, down.size());
         CPPUNIT_ASSERT_EQUAL(uint8_t{4}, open(lab, 0, down[0]).inner.back());  // client 0's SAs
+    }
+
+    // /64s go to the prefix hash, other lengths (a delegated /48, a /128) to
+    // the LPM6 table: the longest prefix wins, across both, and a prefix
+    // that leaves falls back to the next longer one at once.
+    void ipv6_prefixes_of_any_length_are_found() {
+        ClientLab lab;
+        const uint8_t lengths[3] = {48, 64, 128};
+        const uint8_t prefixes[3][16] = {{0x20, 0x01, 0x0d, 0xb8, 0x02, 0x00},
+                                         {0x20, 0x01, 0x0d, 0xb8, 0x02, 0x00, 0x00, 0x05},
+                                         {0x20, 0x01, 0x0d, 0xb8, 0x03, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x09}};
+        for (unsigned i = 0; i < 3; ++i) {
+            ClientSpec s;
+            s.public_address = kClientPublic + i;
+            s.address = kClientAddress + i;
+            lab.add_client(s);
+            config::StaticSession& session = lab.config().l2tp.static_sessions[i];
+            std::copy(prefixes[i], prefixes[i] + 16, session.client_ipv6_prefix.begin());
+            session.client_ipv6_prefix_length = lengths[i];
+        }
+        CPPUNIT_ASSERT_EQUAL(std::string(), lab.start());
+        const uint8_t in_48[16] = {0x20, 0x01, 0x0d, 0xb8, 0x02, 0x00, 0xff, 0x06, 0, 0, 0, 0, 0, 0, 0, 1};
+        const uint8_t in_64[16] = {0x20, 0x01, 0x0d, 0xb8, 0x02, 0x00, 0x00, 0x05, 0, 0, 0, 0, 0, 0, 0, 0x42};
+        const uint8_t beside_128[16] = {0x20, 0x01, 0x0d, 0xb8, 0x03, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x08};
+        auto to = [](const uint8_t* address, uint8_t mark) { return ipv6_udp(kCoreHost6, address, 1, 2, {mark}); };
+        // Who got each packet: the client whose SA opens it, by the mark it carries.
+        auto receivers = [&](const std::vector<std::vector<uint8_t>>& packets) {
+            std::vector<std::pair<unsigned, uint8_t>> got;
+            for (const auto& f : lab.downstream(packets))
+                for (unsigned c = 0; c < 3; ++c) {
+                    Downstream d;
+                    std::string why;
+                    if (lab.client(c).downstream(f.data(), f.size(), d, why)) got.emplace_back(c, d.inner.back());
+                }
+            return got;
+        };
+        using Got = std::vector<std::pair<unsigned, uint8_t>>;
+        CPPUNIT_ASSERT(receivers({to(in_48, 1), to(in_64, 2), to(prefixes[2], 3), to(beside_128, 4)}) ==
+                       Got({{0, 1}, {1, 2}, {2, 3}}));
+        CPPUNIT_ASSERT_EQUAL(uint64_t{1}, lab.counters().tx_no_session_drops);
+        // Upstream, each may send from inside its own prefix only.
+        auto from = [&](unsigned c, const uint8_t* address) {
+            return lab.client(c).upstream_bytes(ipv6_udp(address, kCoreHost6, 1, 2, {}), proto::kPppIpv6);
+        };
+        CPPUNIT_ASSERT_EQUAL(size_t{2}, lab.upstream({from(0, in_48), from(2, prefixes[2]), from(2, beside_128),
+                                                      from(0, prefixes[2])}).size());
+        CPPUNIT_ASSERT_EQUAL(uint64_t{2}, lab.counters().rx_spoof_drops);
+
+        dp::Dataplane& dp = lab.ring().dataplane();
+        const char* why = nullptr;
+        CPPUNIT_ASSERT(dp::remove_session(dp, lab.session_index(1), &why) == shm::CommandStatus::Ok);
+        CPPUNIT_ASSERT(receivers({to(in_64, 5)}) == Got({{0, 5}}));  // the /48 holds it now
+        CPPUNIT_ASSERT(dp::remove_session(dp, lab.session_index(0), &why) == shm::CommandStatus::Ok);
+        CPPUNIT_ASSERT(dp::remove_session(dp, lab.session_index(2), &why) == shm::CommandStatus::Ok);
+        CPPUNIT_ASSERT(receivers({to(in_48, 6), to(in_64, 7), to(prefixes[2], 8)}).empty());
+        CPPUNIT_ASSERT_EQUAL(uint64_t{4}, lab.counters().tx_no_session_drops);
     }
 
     void sequencing_sessions_number_their_packets() {
