@@ -35,8 +35,9 @@ SaSpec to_sa_spec(const config::StaticSa& sa) {
     spec.udp_encap = sa.udp_encap;
     spec.cipher_key_length = static_cast<uint8_t>(std::min(sa.cipher_key.size(), sizeof spec.cipher_key));
     spec.integrity_key_length = static_cast<uint8_t>(std::min(sa.integrity_key.size(), sizeof spec.integrity_key));
-    std::memcpy(spec.cipher_key, sa.cipher_key.data(), spec.cipher_key_length);
-    std::memcpy(spec.integrity_key, sa.integrity_key.data(), spec.integrity_key_length);
+    // std::copy_n, not memcpy: an empty key (GCM has no integrity key) has a null data().
+    std::copy_n(sa.cipher_key.begin(), spec.cipher_key_length, spec.cipher_key);
+    std::copy_n(sa.integrity_key.begin(), spec.integrity_key_length, spec.integrity_key);
     spec.local_port = sa.local_port;
     spec.peer_port = sa.peer_port;
     spec.local_address = sa.local_address;
