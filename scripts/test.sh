@@ -59,6 +59,14 @@ run_suite fuzz tests/fuzz/run_fuzzers.sh
 for t in tests/system/test_*.sh; do
   run_suite "system-$(basename "$t" .sh)" bash "$t"
 done
+# Once more against the ASan/UBSan build of the daemons: what only real
+# peers, real ports and a second process reach. The tests fail on any
+# sanitizer report in their processes' logs (tests/system/checks.sh).
+for t in tests/system/test_*.sh; do
+  CONC_BUILD=$root/build-asan CONC_DP=$root/build-asan/dataplane/concentrator-dp \
+  LSAN_OPTIONS=suppressions=$root/tests/system/lsan.supp:print_suppressions=0 \
+    run_suite "system-asan-$(basename "$t" .sh)" bash "$t"
+done
 
 echo "$total_passed passed, $total_failed failed"
 [ "$total_failed" = 0 ]

@@ -6,8 +6,10 @@
 #   run_checks NAME CMD...  run CMD, count the PASS/FAIL lines it prints (its
 #                           own summary dropped); a non-zero exit without a
 #                           FAIL line of its own (a traceback) fails NAME
-#   finish                  print "N passed, N failed" and exit 1 unless all
-#                           passed (and at least one did); a test may define
+#   finish                  fail once per sanitizer report in WORK's logs (an
+#                           ASan/UBSan build's processes write there), print
+#                           "N passed, N failed" and exit 1 unless all passed
+#                           (and at least one did); a test may define
 #                           before_finish to report first
 #   stop_pid PID            SIGTERM a process the test started, SIGKILL if it
 #                           still runs 5 s later (nothing if PID is empty or gone)
@@ -19,8 +21,19 @@ passed=0
 failed=0
 pass() { echo "PASS $*"; passed=$((passed + 1)); }
 fail() { echo "FAIL $*"; failed=$((failed + 1)); }
+# Sanitizer reports of the processes a test started, whose output went to
+# logs in WORK: ASan's "ERROR: ...Sanitizer" and UBSan's "runtime error:".
+sanitizer_reports() {
+    local dir=${WORK:-} file
+    [ -n "$dir" ] && [ -d "$dir" ] || return 0
+    while IFS= read -r file; do
+        fail "sanitizer: $(grep -m1 -E 'ERROR: [A-Za-z]+Sanitizer|runtime error:' "$file") (in $(basename "$file"))"
+        grep -m1 -A25 -E 'ERROR: [A-Za-z]+Sanitizer|runtime error:' "$file" | sed 's/^/  | /'
+    done < <(grep -rlE 'ERROR: [A-Za-z]+Sanitizer|runtime error:' "$dir" --include='*.log' 2>/dev/null)
+}
 finish() {
     if declare -F before_finish >/dev/null; then before_finish; fi
+    sanitizer_reports
     echo "$passed passed, $failed failed"
     [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
     exit $?
