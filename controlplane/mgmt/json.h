@@ -11,9 +11,11 @@ namespace conc::cp::mgmt {
 
 std::string json_escape(std::string_view s);
 std::string json_unescape(std::string_view s);  // the inside of a string literal
-// The value of a top-level string member, or nullopt.
+// The value of a top-level string member, or nullopt. The object's members
+// are walked in order (strings, nested objects and arrays skipped whole), so
+// nothing inside another member's value is taken for the key.
 std::optional<std::string> json_string_member(std::string_view object, std::string_view key);
-// The value of a top-level boolean member, or nullopt.
+// The value of a top-level boolean member, or nullopt (as above).
 std::optional<bool> json_bool_member(std::string_view object, std::string_view key);
 
 }  // namespace conc::cp::mgmt

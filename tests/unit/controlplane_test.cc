@@ -24,6 +24,7 @@ class ControlplaneTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(lcp_echo_request_gets_a_reply);
     CPPUNIT_TEST(lcp_echo_refusals);
     CPPUNIT_TEST(json_members_and_escapes);
+    CPPUNIT_TEST(json_unicode_escapes_and_malformed_ones);
     CPPUNIT_TEST(sa_spec_round_trip_and_validation);
     CPPUNIT_TEST(session_spec_validation);
     CPPUNIT_TEST(mgmt_config);
@@ -63,6 +64,30 @@ public:
         CPPUNIT_ASSERT(!json_string_member(R"({"command": "unterminated)", "command"));
         const std::string text = "a\"b\\c\nd\te\x01";
         CPPUNIT_ASSERT_EQUAL(text, json_unescape(json_escape(text)));
+    }
+
+    // RFC 8259 7. A request whose \u escape had no hex digits threw out of
+    // std::stoi and ended concentrator-cp (found by fuzz_cp_input).
+    void json_unicode_escapes_and_malformed_ones() {
+        using namespace cp::mgmt;
+        CPPUNIT_ASSERT_EQUAL(std::string("A/\b\f"), json_unescape(R"(\u0041\/\b\f)"));
+        CPPUNIT_ASSERT_EQUAL(std::string("caf\xC3\xA9 \xE2\x82\xAC"), json_unescape(R"(caf\u00e9 \u20AC)"));
+        CPPUNIT_ASSERT_EQUAL(std::string("\xF0\x9F\x98\x80"), json_unescape(R"(\ud83d\ude00)"));  // a surrogate pair
+        CPPUNIT_ASSERT_EQUAL(std::string("\xEF\xBF\xBDx"), json_unescape(R"(\ud800x)"));     // lone: U+FFFD
+        CPPUNIT_ASSERT_EQUAL(std::string("\xEF\xBF\xBD"), json_unescape(R"(\udc00)"));
+        CPPUNIT_ASSERT_EQUAL(std::string("\\uzz12 \\u12"), json_unescape(R"(\uzz12 \u12)"));  // kept as written
+        CPPUNIT_ASSERT_EQUAL(std::string("\\u"), json_unescape(R"(\u)"));
+        // Members are walked in order: a key's name inside another value is not the key.
+        const std::string tricky = R"({"command": "x \"json\": false, \"json\"", "a": {"json": false}, "b": [1, "}"],)"
+                                   R"( "json": true})";
+        CPPUNIT_ASSERT_EQUAL(std::string(R"(x "json": false, "json")"), *json_string_member(tricky, "command"));
+        CPPUNIT_ASSERT(*json_bool_member(tricky, "json"));
+        CPPUNIT_ASSERT(!json_bool_member(R"({"a": "\"json\": true"})", "json"));
+        CPPUNIT_ASSERT(!json_bool_member(R"({"a": {"json": true}})", "json"));  // not top-level
+        CPPUNIT_ASSERT(!json_string_member(R"("command": "c")", "command"));    // not an object
+        const auto command = json_string_member(R"({"command": "show \uzzzz"})", "command");
+        CPPUNIT_ASSERT(command);
+        CPPUNIT_ASSERT_EQUAL(std::string("show \\uzzzz"), *command);
     }
 
     void sa_spec_round_trip_and_validation() {
