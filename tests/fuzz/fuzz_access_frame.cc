@@ -21,25 +21,10 @@ namespace {
 
 test::RingDataplane* g_dataplane = nullptr;
 
-void drain_all() {
-    rte_mbuf* m[64];
-    for (unsigned n; (n = g_dataplane->drain_access(m, 64)) > 0;) rte_pktmbuf_free_bulk(m, n);
-    for (unsigned n; (n = g_dataplane->drain_core(m, 64)) > 0;) rte_pktmbuf_free_bulk(m, n);
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-    if (!test::init_eal()) {
-        std::fprintf(stderr, "EAL init failed\n");
-        std::abort();
-    }
-    g_dataplane = new test::RingDataplane();
-    const std::string err = g_dataplane->start(fuzz::fuzz_config());
-    if (!err.empty()) {
-        std::fprintf(stderr, "data plane start failed: %s\n", err.c_str());
-        std::abort();
-    }
+    g_dataplane = fuzz::start_dataplane();
     return 0;
 }
 
@@ -65,7 +50,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (to_core) g_dataplane->inject_core(&m, 1);
     else g_dataplane->inject_access(&m, 1);
     g_dataplane->poll();
-    drain_all();
+    fuzz::drain_ports(*g_dataplane);
     ASAN_UNPOISON_MEMORY_REGION(room, room_len);
     return 0;
 }

@@ -1,6 +1,11 @@
-// The SAs the fuzz targets and their seed corpus share: fixed keys, so seeds
+// The data plane the fuzz targets share, and its SAs: fixed keys, so seeds
 // written by tests/fuzz/make_corpus.py decrypt and lead the fuzzer deep.
 #pragma once
+
+#include <cstdio>
+#include <cstdlib>
+
+#include <rte_mbuf.h>
 
 #include "common/config/config.h"
 #include "tests/support/ring_dataplane.h"
@@ -59,6 +64,29 @@ inline config::Config fuzz_config() {
     }
     cfg.dataplane.core.ipv6_address[5] = 0xfe;
     return cfg;
+}
+
+// EAL and a data plane on ring ports with fuzz_config(), for
+// LLVMFuzzerInitialize; aborts if either fails.
+inline test::RingDataplane* start_dataplane() {
+    if (!test::init_eal()) {
+        std::fprintf(stderr, "EAL init failed\n");
+        std::abort();
+    }
+    auto* dataplane = new test::RingDataplane();
+    const std::string err = dataplane->start(fuzz_config());
+    if (!err.empty()) {
+        std::fprintf(stderr, "data plane start failed: %s\n", err.c_str());
+        std::abort();
+    }
+    return dataplane;
+}
+
+// Frees whatever left through either port.
+inline void drain_ports(test::RingDataplane& dataplane) {
+    rte_mbuf* m[64];
+    for (unsigned n; (n = dataplane.drain_access(m, 64)) > 0;) rte_pktmbuf_free_bulk(m, n);
+    for (unsigned n; (n = dataplane.drain_core(m, 64)) > 0;) rte_pktmbuf_free_bulk(m, n);
 }
 
 }  // namespace conc::fuzz

@@ -3,6 +3,8 @@
 which has scapy). Access-frame seeds are real ESP for the SAs in fuzz_sas.h,
 so the fuzzer starts from packets that decrypt."""
 import os
+import socket
+import struct
 import sys
 
 from scapy.all import Ether, IP, IPv6, UDP, Raw
@@ -49,7 +51,65 @@ def esp_frames():
             yield f"{name}-{seq}", bytes(Ether(dst="02:00:00:00:09:09", src="02:00:00:00:01:01") / enc)
 
 
+# fuzz_control_rings: records of an op byte, a little-endian u16 length and
+# a Command from its type on or an InjectHeader and payload (little-endian
+# layouts of common/shm/contract.h; the target static_asserts their sizes).
+ADD_SA, DELETE_SA, ADD_SESSION, DELETE_SESSION, UPDATE_SESSION = 1, 2, 3, 4, 5
+IKE_DATAGRAM, L2TP_CONTROL, PPP_FRAME = 1, 2, 3
+
+
+def record(op, body):
+    return bytes([op]) + struct.pack("<H", len(body)) + body
+
+
+def sa_command(name, spi, outbound, peer=0xCB00710B, key_first=0x10):
+    spec = struct.pack("<32sIBBBBBBHHHIIII36s64s", name, spi, outbound, 0, 0, 1, 20, 0, 4500, 4500, 0, 0, peer,
+                       64, 1, key(key_first, 20), b"")
+    return struct.pack("<HHI", ADD_SA, 0, 0) + spec
+
+
+def session_command(kind, index, sa_in, sa_out, client=0x64400010, tunnel=300, session=400, mtu=1400):
+    spec = struct.pack("<32sIIHHHHI16sBBHHH", b"fuzz-session", sa_in, sa_out, tunnel, session, 7, 9, client,
+                       bytes([0x20, 0x01, 0x0d, 0xb8, 0x01, 0x00, 0, 0x10]), 64, 0, mtu, 0, 0)
+    return struct.pack("<HHI", kind, 0, index) + spec
+
+
+def by_index(kind, index):
+    return struct.pack("<HHI", kind, 0, index)
+
+
+def intent(kind, payload, peer=b"\xcb\x00\x71\x0a", peer_port=500, local_port=500, sa_out=0, session=0,
+           protocol=0, l2tp_port=1701):
+    return struct.pack("<HBB4sHHIIHHHH", 0, kind, 0, peer, socket.htons(peer_port), local_port, sa_out, session,
+                       protocol, l2tp_port, len(payload), 0) + payload
+
+
+def control_rings_seeds():
+    # Our own client: its SA pair (list positions 4 and 5 after the 4 static SAs) and session.
+    client = (record(0, sa_command(b"fuzz-in", 0x3001, 0)) + record(0, sa_command(b"fuzz-out", 0x4001, 1)) +
+              record(8, session_command(ADD_SESSION, 0, 4, 5)))
+    lcp_echo = bytes([9, 1, 0, 8, 0, 0, 0, 0])
+    yield "client-and-ppp-intent", client + record(9, intent(PPP_FRAME, lcp_echo, session=3, protocol=0xC021))
+    yield "update-and-delete", (client + record(8, session_command(UPDATE_SESSION, 0, 4, 5, client=0x64400011)) +
+                                record(8, session_command(UPDATE_SESSION, 0, 4, 5, mtu=1280)) +
+                                record(8, by_index(DELETE_SA, 0)) + record(8, by_index(DELETE_SESSION, 0)) +
+                                record(8, by_index(DELETE_SA, 0)) + record(8, by_index(DELETE_SA, 1)))
+    yield "duplicates-and-bad-version", (client + record(0, sa_command(b"fuzz-in", 0x3001, 0)) +
+                                         record(8, session_command(ADD_SESSION, 0, 4, 5)) +
+                                         record(2, sa_command(b"old", 0x3002, 0)) + record(0, by_index(9, 0)))
+    yield "ike-intents", (record(1, intent(IKE_DATAGRAM, b"\x11" * 28)) +
+                          record(1, intent(IKE_DATAGRAM, b"\x22" * 28, peer_port=4500, local_port=4500)) +
+                          record(3, intent(IKE_DATAGRAM, b"\x33" * 28)))
+    control = bytes([0xC8, 0x02, 0x00, 0x0C, 0, 7, 0, 0, 0, 1, 0, 0])
+    yield "l2tp-control-intents", b"".join(record(9, intent(L2TP_CONTROL, control, sa_out=i)) for i in range(6))
+
+
 def main():
+    for name, data in control_rings_seeds():
+        write("fuzz_control_rings", name, data)
+    write("fuzz_cp_input", "request", b"\x00" + b'{"command": "show sessions", "json": true}')
+    write("fuzz_cp_input", "request-escapes", b"\x00" + b'{"command": "show \\"x\\" \\u00e9\\ud83d\\ude00", "json": false}')
+    write("fuzz_cp_input", "lcp-echo-request", b"\x01" + bytes([9, 7, 0, 12, 1, 2, 3, 4, 0xAA, 0xBB, 0xCC, 0xDD, 0]))
     for name, frame in esp_frames():
         write("fuzz_access_frame", name, b"\x00" + frame)
     eth = Ether(dst="02:00:00:00:09:09", src="02:00:00:00:01:01")

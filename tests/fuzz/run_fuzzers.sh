@@ -8,7 +8,8 @@ seconds=${CONC_FUZZ_SECONDS:-30}
 bin=build-fuzz/tests/fuzz
 export LSAN_OPTIONS="suppressions=$(pwd)/tests/fuzz/lsan.supp"
 passed=0 failed=0
-for target in fuzz_access_frame fuzz_config fuzz_esp_trailer fuzz_l2tp_ppp fuzz_net_headers; do
+for target in fuzz_access_frame fuzz_config fuzz_control_rings fuzz_cp_input fuzz_esp_trailer fuzz_l2tp_ppp \
+    fuzz_net_headers; do
   work=$(mktemp -d /tmp/conc-fuzz.XXXXXX)
   cp -r "tests/fuzz/corpus/$target" "$work/corpus"
   if [ ! -x "$bin/$target" ]; then
