@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -206,8 +207,14 @@ int main(int argc, char** argv) {
     std::vector<char*> eal_argv;
     for (auto& a : eal_args) eal_argv.push_back(a.data());
     if (rte_eal_init(static_cast<int>(eal_argv.size()), eal_argv.data()) < 0) {
+        // ENOMEM: the data plane's memory sits at addresses this process
+        // already uses (its libraries, or a sanitizer's shadow) and cannot
+        // be mapped at the same place, as a secondary must.
         std::fprintf(stderr, "concentrator-cp: cannot attach to the data plane (is concentrator-dp running with "
-                             "this config?): %s\n", rte_strerror(rte_errno));
+                             "this config?): %s%s\n", rte_strerror(rte_errno),
+                     rte_errno == ENOMEM ? "; if EAL could not reserve memory at an address, start the data plane "
+                                           "with \"--base-virtaddr\", \"0x200000000000\" in dataplane.eal_args"
+                                         : "");
         return 1;
     }
     cp::DataplaneLink dp;

@@ -475,8 +475,10 @@ def write_config(args):
     plan = load_plan(args.plan)
     lab = plan["lab"]
     # A control plane attaches as a secondary process only to a data plane
-    # whose memory lives in hugepage files (not --in-memory).
-    eal = ["-l", args.lcores] + ([] if args.shared else ["--in-memory"]) + \
+    # whose memory lives in hugepage files (not --in-memory), mapped at the
+    # same addresses: the data plane's go far above where libraries and
+    # ASan's shadow and heap land, so the ASan build can attach too.
+    eal = ["-l", args.lcores] + (["--base-virtaddr", "0x200000000000"] if args.shared else ["--in-memory"]) + \
         ["--file-prefix", args.file_prefix, "--no-pci"]
     ports = [("access", "net_af_packet0,iface=%s" % lab["if_dpacc"],
               "%s/%d" % (lab["access_address"], lab["access_prefix"]), lab["cl_mac"], lab["access_mtu"]),

@@ -70,9 +70,12 @@ for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.1; done
 mode=$(stat -c %a "$SOCK" 2>/dev/null)
 [ "$mode" = 600 ] && pass "cp/socket-mode-0600" || fail "cp/socket-mode-0600: mode $mode"
 
-# A second control plane must refuse to attach while the first runs.
-if $CP_CMD --socket "$WORK/second.sock" >"$WORK/cp-second.log" 2>&1; then
-    fail "cp/second-instance-refused: it ran"
+# A second control plane must refuse to attach while the first runs (and
+# must not stay: one that attached would run until killed).
+timeout -s KILL 30 $CP_CMD --socket "$WORK/second.sock" >"$WORK/cp-second.log" 2>&1
+rc=$?
+if [ "$rc" = 0 ] || [ "$rc" = 137 ]; then
+    fail "cp/second-instance-refused: it ran (exit $rc)"
 elif grep -q "another concentrator-cp" "$WORK/cp-second.log"; then
     pass "cp/second-instance-refused"
 else
