@@ -47,7 +47,9 @@ cleanup() {
     [ -n "$WORK" ] && rm -rf "$WORK"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+# A second signal (timeout(1) signals the script and then its process group)
+# must not cut the EXIT trap's cleanup short.
+trap 'trap "" INT TERM; exit 130' INT TERM
 
 [ "$(id -u)" = 0 ] || die "run me as root: I create network namespaces and use hugepages"
 

@@ -15,6 +15,7 @@ if ! scripts/build.sh --sanitize --fuzz > "$logdir/build.log" 2>&1; then
   exit 1
 fi
 
+suite_limit=${CONC_SUITE_LIMIT:-900}  # seconds; the slowest suite takes about 4 minutes
 total_passed=0
 total_failed=0
 # run_suite NAME COMMAND...: the suite prints "N passed, N failed" last.
@@ -23,8 +24,11 @@ run_suite() {
   local log="$logdir/$name.log"
   echo "=== $name"
   local start=$SECONDS
-  "$@" > "$log" 2>&1
+  # A suite that hangs is a failure, not the end of the run: SIGTERM lets a
+  # system test's trap take its namespaces and processes down.
+  timeout --kill-after=60 "$suite_limit" "$@" > "$log" 2>&1
   local rc=$?
+  [ "$rc" = 124 ] || [ "$rc" = 137 ] && echo "$name: still running after ${suite_limit} s, stopped" >> "$log"
   grep -E '^(PASS|FAIL)' "$log" | grep -v '^PASS' | head -50
   local summary
   summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)

@@ -50,7 +50,9 @@ cleanup() {
     remove_work "$WORK" "${ESP_TEST_KEEP:-0}"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+# A second signal (timeout(1) signals the script and then its process group)
+# must not cut the EXIT trap's cleanup short.
+trap 'trap "" INT TERM; exit 130' INT TERM
 
 # --- preflight --------------------------------------------------------------
 if [ "$(id -u)" != 0 ]; then fail "preflight: needs root (namespaces, hugepages)"; finish; fi
