@@ -30,13 +30,19 @@ std::string json_escape(std::string_view s) {
 
 namespace {
 
+int hex_digit(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
 // The four hex digits at s[at..at+4) as a number, or -1.
 long hex4(std::string_view s, size_t at) {
     if (at + 4 > s.size()) return -1;
     long v = 0;
     for (size_t i = at; i < at + 4; ++i) {
-        const char c = s[i];
-        const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        const int d = hex_digit(s[i]);
         if (d < 0) return -1;
         v = v * 16 + d;
     }

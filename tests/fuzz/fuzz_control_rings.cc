@@ -67,11 +67,6 @@ uint32_t own_only(const std::vector<uint32_t>& fixed, const std::vector<uint32_t
 // kContractVersion, or with op bit 1 one of the others.
 uint32_t version_for(uint8_t op) { return (op & 2) ? shm::kContractVersion + 1u + (op >> 4) : shm::kContractVersion; }
 
-void main_lcore_pass() {
-    dp::control_poll(g_dataplane->dataplane(), g_dataplane->workers().data(),
-                     static_cast<unsigned>(g_dataplane->workers().size()));
-}
-
 void drain_all() {
     fuzz::drain_ports(*g_dataplane);
     rte_mbuf* m[64];
@@ -84,7 +79,7 @@ void drain_all() {
 void apply(shm::Command c, Tables& t) {
     c.sequence = ++g_sequence;
     if (rte_ring_enqueue_elem(g_dataplane->dataplane().control.commands, &c, sizeof c) != 0) std::abort();
-    main_lcore_pass();
+    g_dataplane->control_pass();
     shm::CommandAck ack;
     if (rte_ring_dequeue_elem(g_dataplane->dataplane().control.acks, &ack, sizeof ack) != 0 ||
         ack.sequence != c.sequence || rte_ring_count(g_dataplane->dataplane().control.acks) != 0) {
@@ -108,7 +103,8 @@ void command_record(uint8_t op, const uint8_t* p, size_t len, Tables& t) {
     shm::Command c{};
     std::memcpy(reinterpret_cast<uint8_t*>(&c) + offsetof(shm::Command, type), p, std::min(len, kCommandBody));
     c.version = version_for(op);
-    if (op & 8) {
+    const bool session_spec = c.type == shm::CommandType::AddSession || c.type == shm::CommandType::UpdateSession;
+    if ((op & 8) && session_spec) {
         c.session.sa_in = existing(g_static_sas, t.sas, c.session.sa_in);
         c.session.sa_out = existing(g_static_sas, t.sas, c.session.sa_out);
     }
@@ -139,7 +135,7 @@ void inject_record(uint8_t op, const uint8_t* p, size_t len, const Tables& t) {
         }
         std::memcpy(data, &h, sizeof h);
     }
-    const uint64_t sent = g_dataplane->counters().inject_packets;
+    const uint64_t sent = g_verbose ? g_dataplane->counters().inject_packets : 0;
     if (rte_ring_enqueue(g_dataplane->dataplane().control.injects, m) != 0) std::abort();
     g_dataplane->poll();
     if (g_verbose)
@@ -147,30 +143,22 @@ void inject_record(uint8_t op, const uint8_t* p, size_t len, const Tables& t) {
                      g_dataplane->counters().inject_packets > sent ? "sent" : "dropped");
 }
 
-shm::Command by_index(shm::CommandType type, uint32_t index) {
-    shm::Command c{};
-    c.version = shm::kContractVersion;
-    c.type = type;
-    c.index = index;
-    return c;
-}
-
 // The input's own entries go, sessions first; each delete must succeed.
 void remove_own(Tables& t) {
     while (!t.sessions.empty()) {
         const uint32_t index = t.sessions.back();
-        apply(by_index(shm::CommandType::DeleteSession, index), t);
+        apply(test::command_by_index(shm::CommandType::DeleteSession, index), t);
         if (contains(t.sessions, index)) std::fprintf(stderr, "session %u: cannot be deleted\n", index), std::abort();
     }
     while (!t.sas.empty()) {
         const uint32_t index = t.sas.back();
-        apply(by_index(shm::CommandType::DeleteSa, index), t);
+        apply(test::command_by_index(shm::CommandType::DeleteSa, index), t);
         if (contains(t.sas, index)) std::fprintf(stderr, "SA %u: cannot be deleted\n", index), std::abort();
     }
     // Removed entries' slots come back after the workers pass a quiescent point.
     for (int i = 0; i < 3; ++i) {
         g_dataplane->poll();
-        main_lcore_pass();
+        g_dataplane->control_pass();
     }
 }
 

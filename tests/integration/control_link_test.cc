@@ -19,11 +19,6 @@ using namespace conc::test;
 
 namespace {
 
-// One main-lcore pass, as concentrator-dp's main loop makes it.
-void main_lcore_pass(RingDataplane& r) {
-    dp::control_poll(r.dataplane(), r.workers().data(), static_cast<unsigned>(r.workers().size()));
-}
-
 void send(RingDataplane& r, shm::Command c, uint32_t sequence) {
     c.version = shm::kContractVersion;
     c.sequence = sequence;
@@ -41,7 +36,7 @@ std::vector<shm::CommandAck> take_acks(RingDataplane& r) {
 shm::CommandAck execute(RingDataplane& r, const shm::Command& c) {
     static uint32_t sequence = 1000;
     send(r, c, ++sequence);
-    main_lcore_pass(r);
+    r.control_pass();
     const auto acks = take_acks(r);
     CPPUNIT_ASSERT_EQUAL(size_t{1}, acks.size());
     CPPUNIT_ASSERT_EQUAL(sequence, acks[0].sequence);
@@ -52,13 +47,6 @@ shm::Command add_sa(const config::StaticSa& sa) {
     shm::Command c{};
     c.type = shm::CommandType::AddSa;
     c.sa = shm::to_sa_spec(sa);
-    return c;
-}
-
-shm::Command by_index(shm::CommandType type, uint32_t index) {
-    shm::Command c{};
-    c.type = type;
-    c.index = index;
     return c;
 }
 
@@ -91,16 +79,16 @@ public:
         const uint32_t sa_in = r.dataplane().sessions.at(session).sa_in;
         const uint32_t sa_out = r.dataplane().sessions.at(session).sa_out;
         // An SA stays while a session uses it.
-        shm::CommandAck a = execute(r, by_index(shm::CommandType::DeleteSa, sa_in));
+        shm::CommandAck a = execute(r, command_by_index(shm::CommandType::DeleteSa, sa_in));
         CPPUNIT_ASSERT_EQUAL(shm::CommandStatus::InUse, a.status);
         CPPUNIT_ASSERT_EQUAL(shm::kNoIndex, a.index);
         CPPUNIT_ASSERT(!reason(a).empty());
 
-        a = execute(r, by_index(shm::CommandType::DeleteSession, session));
+        a = execute(r, command_by_index(shm::CommandType::DeleteSession, session));
         CPPUNIT_ASSERT_EQUAL_MESSAGE(reason(a), shm::CommandStatus::Ok, a.status);
         CPPUNIT_ASSERT_EQUAL(session, a.index);
         CPPUNIT_ASSERT_EQUAL(shm::CommandStatus::NoSuchEntry,
-                             execute(r, by_index(shm::CommandType::DeleteSession, session)).status);
+                             execute(r, command_by_index(shm::CommandType::DeleteSession, session)).status);
         const auto before = lab.counters();
         CPPUNIT_ASSERT_EQUAL(size_t{0}, up());
         CPPUNIT_ASSERT_EQUAL(size_t{0}, down());
@@ -108,7 +96,7 @@ public:
         CPPUNIT_ASSERT_EQUAL(before.tx_no_session_drops + 1, lab.counters().tx_no_session_drops);
 
         for (uint32_t sa : {sa_in, sa_out}) {
-            a = execute(r, by_index(shm::CommandType::DeleteSa, sa));
+            a = execute(r, command_by_index(shm::CommandType::DeleteSa, sa));
             CPPUNIT_ASSERT_EQUAL_MESSAGE(reason(a), shm::CommandStatus::Ok, a.status);
         }
         CPPUNIT_ASSERT_EQUAL(size_t{0}, up());
@@ -116,7 +104,7 @@ public:
 
         // Back again, as a control plane that negotiated them would install them.
         r.poll();  // a quiescent point: the old slots can be reused
-        main_lcore_pass(r);
+        r.control_pass();
         shm::Command bad = add_sa(lab.sa_in(0));
         bad.sa.cipher_key_length = 3;
         a = execute(r, bad);
@@ -140,12 +128,12 @@ public:
         CPPUNIT_ASSERT_MESSAGE(why, client.downstream(lab.access_out()[0].data(), lab.access_out()[0].size(), d, why));
         CPPUNIT_ASSERT_EQUAL(uint32_t{1}, d.seq);  // a new outbound SA starts again at 1
 
-        shm::Command old_version = by_index(shm::CommandType::DeleteSession, a.index);
+        shm::Command old_version = command_by_index(shm::CommandType::DeleteSession, a.index);
         old_version.version = shm::kContractVersion - 1;
         old_version.sequence = 7;
         CPPUNIT_ASSERT_EQUAL(0, rte_ring_enqueue_elem(r.dataplane().control.commands, &old_version,
                                                       sizeof old_version));
-        main_lcore_pass(r);
+        r.control_pass();
         const auto acks = take_acks(r);
         CPPUNIT_ASSERT_EQUAL(size_t{1}, acks.size());
         CPPUNIT_ASSERT_EQUAL(shm::CommandStatus::BadVersion, acks[0].status);
@@ -164,8 +152,8 @@ public:
         while (rte_ring_free_count(acks) > 5) CPPUNIT_ASSERT_EQUAL(0, rte_ring_enqueue_elem(acks, &stale, sizeof stale));
         const uint64_t applied = r.dataplane().control.state->commands_applied.load();
 
-        for (uint32_t i = 0; i < 20; ++i) send(r, by_index(shm::CommandType::DeleteSession, 999999), i);
-        for (int pass = 0; pass < 3; ++pass) main_lcore_pass(r);
+        for (uint32_t i = 0; i < 20; ++i) send(r, command_by_index(shm::CommandType::DeleteSession, 999999), i);
+        for (int pass = 0; pass < 3; ++pass) r.control_pass();
         CPPUNIT_ASSERT_EQUAL(applied + 5, r.dataplane().control.state->commands_applied.load());
         CPPUNIT_ASSERT_EQUAL(15u, rte_ring_count(r.dataplane().control.commands));
 
@@ -179,7 +167,7 @@ public:
         std::vector<shm::CommandAck> got = take_acks(r);
         std::erase_if(got, [](const shm::CommandAck& a) { return a.sequence == UINT32_MAX; });
         check(got, 0, 5);
-        main_lcore_pass(r);
+        r.control_pass();
         check(take_acks(r), 5, 15);
         CPPUNIT_ASSERT_EQUAL(0u, rte_ring_count(r.dataplane().control.commands));
     }

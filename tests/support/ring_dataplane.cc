@@ -78,6 +78,10 @@ void RingDataplane::stop() {
         for (rte_ring* r : *rings) rte_ring_free(r);
 }
 
+void RingDataplane::control_pass() {
+    dp::control_poll(dp_, workers_.data(), static_cast<unsigned>(workers_.size()));
+}
+
 void RingDataplane::poll_until_idle(unsigned w) {
     do dp::worker_poll_once(workers_[w]);
     while (rte_ring_count(access_rx_[w]) || rte_ring_count(core_rx_[w]) ||
@@ -106,6 +110,14 @@ std::vector<std::vector<uint8_t>> RingDataplane::take(const std::vector<rte_ring
             rte_pktmbuf_free(m[i]);
         }
     return frames;
+}
+
+shm::Command command_by_index(shm::CommandType type, uint32_t index) {
+    shm::Command c{};
+    c.version = shm::kContractVersion;
+    c.type = type;
+    c.index = index;
+    return c;
 }
 
 rte_mbuf* mbuf_from(rte_mempool* pool, const std::vector<uint8_t>& frame) {

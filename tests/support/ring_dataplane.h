@@ -43,6 +43,9 @@ public:
 
     // Runs worker 0's loop body once (single-threaded tests).
     void poll() { dp::worker_poll_once(workers_[0]); }
+    // One pass of the main lcore, as concentrator-dp's main loop makes it:
+    // commands applied and acknowledged, removed entries reclaimed.
+    void control_pass();
     // Runs worker w's loop body until its RX rings and hand-off ring are empty.
     void poll_until_idle(unsigned w = 0);
 
@@ -75,6 +78,10 @@ private:
 };
 
 // A frame in a new mbuf from pool; throws std::length_error if it does not fit one.
+// A command that names a table entry (DeleteSa, DeleteSession), in the
+// current contract version.
+shm::Command command_by_index(shm::CommandType type, uint32_t index);
+
 rte_mbuf* mbuf_from(rte_mempool* pool, const std::vector<uint8_t>& frame);
 
 // Builds Ether/IPv4/UDP frames in mbufs (addresses in host order as in config).
