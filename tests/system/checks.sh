@@ -13,6 +13,9 @@
 #                           before_finish to report first
 #   stop_pid PID            SIGTERM a process the test started, SIGKILL if it
 #                           still runs 5 s later (nothing if PID is empty or gone)
+#   exit_on_signal          SIGINT/SIGTERM end the test through its EXIT trap;
+#                           a second signal (timeout(1) signals the script and
+#                           then its process group) cannot cut that cleanup short
 #   end_lab_run DP_PID LAB PREFIX WORK
 #                           an EXIT trap's work, each part skipped if empty:
 #                           stop_pid DP_PID, lab_down LAB (scripts/lab.sh), the
@@ -24,12 +27,12 @@ fail() { echo "FAIL $*"; failed=$((failed + 1)); }
 # Sanitizer reports of the processes a test started, whose output went to
 # logs in WORK: ASan's "ERROR: ...Sanitizer" and UBSan's "runtime error:".
 sanitizer_reports() {
-    local dir=${WORK:-} file
+    local dir=${WORK:-} file report='ERROR: [A-Za-z]+Sanitizer|runtime error:'
     [ -n "$dir" ] && [ -d "$dir" ] || return 0
     while IFS= read -r file; do
-        fail "sanitizer: $(grep -m1 -E 'ERROR: [A-Za-z]+Sanitizer|runtime error:' "$file") (in $(basename "$file"))"
-        grep -m1 -A25 -E 'ERROR: [A-Za-z]+Sanitizer|runtime error:' "$file" | sed 's/^/  | /'
-    done < <(grep -rlE 'ERROR: [A-Za-z]+Sanitizer|runtime error:' "$dir" --include='*.log' 2>/dev/null)
+        fail "sanitizer: $(grep -m1 -E "$report" "$file") (in $(basename "$file"))"
+        grep -m1 -A25 -E "$report" "$file" | sed 's/^/  | /'
+    done < <(grep -rlE "$report" "$dir" --include='*.log' 2>/dev/null)
 }
 finish() {
     if declare -F before_finish >/dev/null; then before_finish; fi
@@ -55,6 +58,7 @@ run_checks() {
         [ "$failed" -gt "$before" ] || fail "$name: exited with status $rc"
     fi
 }
+exit_on_signal() { trap 'trap "" INT TERM; exit 130' INT TERM; }
 stop_pid() {
     local pid=$1
     [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0

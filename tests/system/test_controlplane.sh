@@ -38,9 +38,7 @@ cleanup() {
     end_lab_run "$DP_PID" "$LAB_UP" "$PREFIX" "$WORK"
 }
 trap cleanup EXIT
-# A second signal (timeout(1) signals the script and then its process group)
-# must not cut the EXIT trap's cleanup short.
-trap 'trap "" INT TERM; exit 130' INT TERM
+exit_on_signal
 
 if [ "$(id -u)" != 0 ]; then fail "preflight: needs root (namespaces, hugepages)"; finish; fi
 for bin in "$DP" "$CP" "$CTL"; do

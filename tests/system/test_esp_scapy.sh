@@ -50,9 +50,7 @@ cleanup() {
     remove_work "$WORK" "${ESP_TEST_KEEP:-0}"
 }
 trap cleanup EXIT
-# A second signal (timeout(1) signals the script and then its process group)
-# must not cut the EXIT trap's cleanup short.
-trap 'trap "" INT TERM; exit 130' INT TERM
+exit_on_signal
 
 # --- preflight --------------------------------------------------------------
 if [ "$(id -u)" != 0 ]; then fail "preflight: needs root (namespaces, hugepages)"; finish; fi

@@ -50,9 +50,7 @@ CORE_MOVED_MAC=02:00:00:00:02:03
 DP_PID='' LAB_UP='' WORK='' PREFIX=''
 SECONDS=0
 trap 'end_lab_run "$DP_PID" "$LAB_UP" "$PREFIX" "$WORK"' EXIT
-# A second signal (timeout(1) signals the script and then its process group)
-# must not cut the EXIT trap's cleanup short.
-trap 'trap "" INT TERM; exit 130' INT TERM
+exit_on_signal
 
 if [ "$(id -u)" != 0 ]; then fail "preflight: needs root (namespaces, hugepages)"; finish; fi
 [ -x "$DP" ] || { fail "preflight: $DP not built (scripts/build.sh)"; finish; }
