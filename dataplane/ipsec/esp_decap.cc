@@ -173,7 +173,7 @@ void esp_decap(WorkerContext& ctx, EspBatch& batch) {
         }
         job->user_data = &f;
         ++inflight;
-        submit_job(imb, [&](const IMB_JOB* done) { complete_decrypt(ctx, done); });
+        submit_job(imb, job, [&](const IMB_JOB* done) { complete_decrypt(ctx, done); });
     }
     flush_jobs(imb, [&](const IMB_JOB* done) { complete_decrypt(ctx, done); });
 }

@@ -101,7 +101,7 @@ void esp_encap(WorkerContext& ctx, EspEncapBatch& batch) {
                                     static_cast<uint16_t>(proto::kUdpHeaderSize + f.esp_len));
         sa->count_outbound(ctx.queue, payload_len);
         ++inflight;
-        submit_job(imb, [&](const IMB_JOB* done) { complete_encrypt(ctx, done); });
+        submit_job(imb, job, [&](const IMB_JOB* done) { complete_encrypt(ctx, done); });
     }
     flush_jobs(imb, [&](const IMB_JOB* done) { complete_encrypt(ctx, done); });
     batch.count = 0;

@@ -145,6 +145,27 @@ EspStatus finish_encrypt(const IMB_JOB* job, const SecurityAssociation& sa, uint
     return EspStatus::Ok;
 }
 
+void run_gcm_job(IMB_MGR* imb, IMB_JOB* job) {
+    gcm_context_data context;
+    const auto* key = static_cast<const gcm_key_data*>(job->enc_keys);
+    uint8_t* out = job->dst;
+    const uint8_t* in = job->src + job->cipher_start_src_offset_in_bytes;
+    const uint64_t len = job->msg_len_to_cipher_in_bytes;
+    const auto* aad = static_cast<const uint8_t*>(job->u.GCM.aad);
+    const uint64_t aad_len = job->u.GCM.aad_len_in_bytes;
+    uint8_t* tag = job->auth_tag_output;
+    const uint64_t tag_len = job->auth_tag_output_len_in_bytes;
+    const bool wide = job->key_len_in_bytes == IMB_KEY_256_BYTES;
+    if (job->cipher_direction == IMB_DIR_DECRYPT) {
+        if (wide) IMB_AES256_GCM_DEC(imb, key, &context, out, in, len, job->iv, aad, aad_len, tag, tag_len);
+        else IMB_AES128_GCM_DEC(imb, key, &context, out, in, len, job->iv, aad, aad_len, tag, tag_len);
+    } else {
+        if (wide) IMB_AES256_GCM_ENC(imb, key, &context, out, in, len, job->iv, aad, aad_len, tag, tag_len);
+        else IMB_AES128_GCM_ENC(imb, key, &context, out, in, len, job->iv, aad, aad_len, tag, tag_len);
+    }
+    job->status = imb_get_errno(imb) == 0 ? IMB_STATUS_COMPLETED : IMB_STATUS_INVALID_ARGS;
+}
+
 IMB_MGR* alloc_imb_manager(int socket) {
     void* memory = rte_zmalloc_socket("imb_mgr", imb_get_mb_mgr_size(), RTE_CACHE_LINE_SIZE, socket);
     if (!memory) return nullptr;
@@ -160,6 +181,10 @@ IMB_MGR* alloc_imb_manager(int socket) {
 void free_imb_manager(IMB_MGR* mgr) { rte_free(mgr); }
 
 const IMB_JOB* run_job_now(IMB_MGR* mgr) {
+    if (IMB_JOB* next = IMB_GET_NEXT_JOB(mgr); next->cipher_mode == IMB_CIPHER_GCM) {  // as submit_job does
+        run_gcm_job(mgr, next);
+        return next;
+    }
     const IMB_JOB* job = IMB_SUBMIT_JOB(mgr);
     if (!job) job = IMB_FLUSH_JOB(mgr);
     return job;
