@@ -72,6 +72,14 @@ constexpr EspIntegrityInfo integrity_info(EspIntegrity i) {
 
 inline constexpr EspCipher kAllCiphers[] = {EspCipher::AesGcm128, EspCipher::AesGcm256, EspCipher::AesCbc128,
                                             EspCipher::AesCbc192, EspCipher::AesCbc256, EspCipher::TripleDesCbc};
+
+// The packet path pads and checks lengths with masks, not divisions.
+constexpr bool all_block_sizes_powers_of_two() {
+    for (EspCipher c : kAllCiphers)
+        if (const unsigned b = cipher_info(c).block_size; b == 0 || (b & (b - 1)) != 0) return false;
+    return true;
+}
+static_assert(all_block_sizes_powers_of_two());
 inline constexpr EspIntegrity kAllIntegrities[] = {EspIntegrity::None,           EspIntegrity::HmacSha1_96,
                                                    EspIntegrity::HmacSha256_128, EspIntegrity::HmacSha256_96,
                                                    EspIntegrity::HmacSha384_192, EspIntegrity::HmacSha512_256};

@@ -78,7 +78,7 @@ EspStatus prepare_decrypt_job(IMB_JOB* job, const SecurityAssociation& sa, uint8
     const uint32_t overhead = 8 + sa.iv_size + sa.icv_size;
     if (esp_len < overhead + sa.block_size) return EspStatus::Truncated;
     const uint32_t ciphertext_len = esp_len - overhead;
-    if (ciphertext_len % sa.block_size != 0) return EspStatus::BadLength;
+    if ((ciphertext_len & (sa.block_size - 1u)) != 0) return EspStatus::BadLength;  // block sizes are powers of 2
     fill_common(job, sa, esp, ciphertext_len, scratch);
     job->cipher_direction = IMB_DIR_DECRYPT;
     job->chain_order = IMB_ORDER_HASH_CIPHER;
@@ -108,7 +108,7 @@ EspStatus finish_decrypt(const IMB_JOB* job, const SecurityAssociation& sa, cons
 
 uint32_t esp_trailer_room(const SecurityAssociation& sa, uint32_t payload_len) {
     const uint32_t unpadded = payload_len + proto::kEspTrailerSize;
-    const uint32_t padded = (unpadded + sa.block_size - 1) / sa.block_size * sa.block_size;
+    const uint32_t padded = (unpadded + sa.block_size - 1u) & ~(sa.block_size - 1u);  // block sizes are powers of 2
     return padded - payload_len + sa.icv_size;
 }
 
