@@ -3,6 +3,7 @@
 // so parsers never run past a buffer whatever a length field claims.
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -53,20 +54,31 @@ private:
     size_t offset_ = 0;
 };
 
+// Network byte order through one load or store and a byte swap: byte by
+// byte, GCC kept separate byte stores, and a wider load of what was just
+// written (a checksum, GCM's AAD and nonce) then stalled store forwarding.
+inline constexpr bool kSwapToNetwork = std::endian::native == std::endian::little;
 inline void write_u16(uint8_t* p, uint16_t v) {
-    p[0] = static_cast<uint8_t>(v >> 8);
-    p[1] = static_cast<uint8_t>(v);
+    if constexpr (kSwapToNetwork) v = __builtin_bswap16(v);
+    std::memcpy(p, &v, 2);
 }
 inline void write_u32(uint8_t* p, uint32_t v) {
-    p[0] = static_cast<uint8_t>(v >> 24);
-    p[1] = static_cast<uint8_t>(v >> 16);
-    p[2] = static_cast<uint8_t>(v >> 8);
-    p[3] = static_cast<uint8_t>(v);
+    if constexpr (kSwapToNetwork) v = __builtin_bswap32(v);
+    std::memcpy(p, &v, 4);
 }
-inline uint16_t load_u16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
+inline void write_u64(uint8_t* p, uint64_t v) {
+    if constexpr (kSwapToNetwork) v = __builtin_bswap64(v);
+    std::memcpy(p, &v, 8);
+}
+inline uint16_t load_u16(const uint8_t* p) {
+    uint16_t v;
+    std::memcpy(&v, p, 2);
+    return kSwapToNetwork ? __builtin_bswap16(v) : v;
+}
 inline uint32_t load_u32(const uint8_t* p) {
-    return static_cast<uint32_t>(p[0]) << 24 | static_cast<uint32_t>(p[1]) << 16 |
-           static_cast<uint32_t>(p[2]) << 8 | p[3];
+    uint32_t v;
+    std::memcpy(&v, p, 4);
+    return kSwapToNetwork ? __builtin_bswap32(v) : v;
 }
 
 }  // namespace conc::proto
