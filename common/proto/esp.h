@@ -80,6 +80,7 @@ constexpr bool all_block_sizes_powers_of_two() {
     return true;
 }
 static_assert(all_block_sizes_powers_of_two());
+
 inline constexpr EspIntegrity kAllIntegrities[] = {EspIntegrity::None,           EspIntegrity::HmacSha1_96,
                                                    EspIntegrity::HmacSha256_128, EspIntegrity::HmacSha256_96,
                                                    EspIntegrity::HmacSha384_192, EspIntegrity::HmacSha512_256};

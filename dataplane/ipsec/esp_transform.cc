@@ -151,7 +151,8 @@ EspStatus finish_encrypt(const IMB_JOB* job, const SecurityAssociation& sa, uint
     return EspStatus::Ok;
 }
 
-void run_gcm_job(IMB_MGR* imb, IMB_JOB* job) {
+bool run_now_if_gcm(IMB_MGR* imb, IMB_JOB* job) {
+    if (job->cipher_mode != IMB_CIPHER_GCM) return false;
     gcm_context_data context;
     const auto* key = static_cast<const gcm_key_data*>(job->enc_keys);
     uint8_t* out = job->dst;
@@ -170,6 +171,7 @@ void run_gcm_job(IMB_MGR* imb, IMB_JOB* job) {
         else IMB_AES128_GCM_ENC(imb, key, &context, out, in, len, job->iv, aad, aad_len, tag, tag_len);
     }
     job->status = imb_get_errno(imb) == 0 ? IMB_STATUS_COMPLETED : IMB_STATUS_INVALID_ARGS;
+    return true;
 }
 
 IMB_MGR* alloc_imb_manager(int socket) {
@@ -187,10 +189,7 @@ IMB_MGR* alloc_imb_manager(int socket) {
 void free_imb_manager(IMB_MGR* mgr) { rte_free(mgr); }
 
 const IMB_JOB* run_job_now(IMB_MGR* mgr) {
-    if (IMB_JOB* next = IMB_GET_NEXT_JOB(mgr); next->cipher_mode == IMB_CIPHER_GCM) {  // as submit_job does
-        run_gcm_job(mgr, next);
-        return next;
-    }
+    if (IMB_JOB* next = IMB_GET_NEXT_JOB(mgr); run_now_if_gcm(mgr, next)) return next;  // as submit_job does
     const IMB_JOB* job = IMB_SUBMIT_JOB(mgr);
     if (!job) job = IMB_FLUSH_JOB(mgr);
     return job;

@@ -120,10 +120,7 @@ public:
                     dp::set_job_keys(job, *keys_[(next_key_ + i) % keys_.size()]);
                 }
                 // GCM runs straight from the template, as cheaply as IPsec-MB can; the others go through the manager.
-                if (job->cipher_mode == IMB_CIPHER_GCM) {
-                    dp::run_gcm_job(mgr_, job);
-                    continue;
-                }
+                if (dp::run_now_if_gcm(mgr_, job)) continue;
                 IMB_JOB* slot = IMB_GET_NEXT_JOB(mgr_);
                 *slot = *job;
                 dp::submit_job(mgr_, slot, [](const IMB_JOB*) {});
