@@ -74,17 +74,4 @@ size_t write_ipv4_fragment(uint8_t* out, size_t cap, const uint8_t* ip, size_t l
     return fragment_len;
 }
 
-void write_udp_header(uint8_t* p, uint16_t source_port, uint16_t destination_port, uint16_t length) {
-    write_u16(p, source_port);
-    write_u16(p + 2, destination_port);
-    write_u16(p + 4, length);
-    write_u16(p + 6, 0);
-}
-
-void write_ethernet_header(uint8_t* p, const uint8_t destination[6], const uint8_t source[6], uint16_t ether_type) {
-    std::memcpy(p, destination, 6);
-    std::memcpy(p + 6, source, 6);
-    write_u16(p + 12, ether_type);
-}
-
 }  // namespace conc::proto

@@ -22,11 +22,14 @@ namespace conc::dp {
 namespace {
 
 // Rewrites the frame to Ethernet + the inner packet at ip (ip_len bytes)
-// towards the core next hop.
+// towards the core next hop. The mbuf is one segment (classify linearised
+// it) and ip lies inside it, so the frame is set directly rather than
+// through rte_pktmbuf_adj and _trim, which check and walk the chain.
 void send_to_core(WorkerContext& ctx, rte_mbuf* m, const uint8_t* ip, uint16_t ip_len, uint16_t ether_type) {
-    uint8_t* data = rte_pktmbuf_mtod(m, uint8_t*);
-    rte_pktmbuf_adj(m, static_cast<uint16_t>(ip - data - proto::kEthernetHeaderSize));
-    rte_pktmbuf_trim(m, static_cast<uint16_t>(rte_pktmbuf_data_len(m) - proto::kEthernetHeaderSize - ip_len));
+    const uint8_t* data = rte_pktmbuf_mtod(m, const uint8_t*);
+    m->data_off = static_cast<uint16_t>(m->data_off + (ip - data - proto::kEthernetHeaderSize));
+    m->data_len = static_cast<uint16_t>(proto::kEthernetHeaderSize + ip_len);
+    m->pkt_len = m->data_len;
     send_to_gateway(ctx, ctx.dp->core, ctx.core_tx, m, ether_type);
 }
 
@@ -100,7 +103,7 @@ void l2tp_decap(WorkerContext& ctx, L2tpBatch& batch) {
     uint16_t ppp_offset[kMaxBurst], ppp_len[kMaxBurst];
     // Packets whose SA did not point at their session are looked up together.
     uint16_t unhinted[kMaxBurst];
-    SessionKey unhinted_keys[kMaxBurst] = {};  // zeroed: GCC cannot see that only [0, misses) is read
+    SessionKey unhinted_keys[kMaxBurst];
     Session* found[kMaxBurst];
     uint16_t misses = 0;
     uint16_t n = 0;
@@ -139,7 +142,8 @@ void l2tp_decap(WorkerContext& ctx, L2tpBatch& batch) {
         }
         const SessionKey key{ctx.dp->sas.index_of(batch.sa[i]), l2tp.tunnel_id, l2tp.session_id};
         sessions[n] = hinted_session(ctx, *batch.sa[i], key);
-        if (!sessions[n]) {
+        if (sessions[n]) prefetch_session(sessions[n]);
+        else {
             unhinted[misses] = n;
             unhinted_keys[misses++] = key;
         }

@@ -151,6 +151,16 @@ private:
     IMB_JOB templates_[kBuffers];
 };
 
+// Appends len bytes to a fresh mbuf; the profiles' sizes all fit one.
+uint8_t* grow(rte_mbuf* m, uint16_t len) {
+    char* p = rte_pktmbuf_append(m, len);
+    if (!p) {
+        std::fprintf(stderr, "generator: %u bytes do not fit an mbuf\n", len);
+        std::exit(1);
+    }
+    return reinterpret_cast<uint8_t*>(p);
+}
+
 // The clients: for each, the twin of the data plane's inbound SA (same keys,
 // outbound) to encrypt with.
 class Generator {
@@ -191,8 +201,8 @@ public:
                 const uint16_t inner = profile.sizes[counter_++ % profile.sizes.size()];
                 const uint16_t payload_len = static_cast<uint16_t>(inner + kTunnelOverhead);
                 const uint32_t head = 14 + 20 + 8 + dp::esp_header_room(sa);
-                uint8_t* frame = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(
-                    out[base + k], static_cast<uint16_t>(head + payload_len + dp::esp_trailer_room(sa, payload_len))));
+                uint8_t* frame =
+                    grow(out[base + k], static_cast<uint16_t>(head + payload_len + dp::esp_trailer_room(sa, payload_len)));
                 uint8_t* esp = frame + 42;
                 uint8_t* udp = esp + dp::esp_header_room(sa);
                 proto::write_udp_header(udp, proto::kL2tpPort, proto::kL2tpPort, payload_len);
@@ -225,7 +235,7 @@ public:
         if (rte_pktmbuf_alloc_bulk(r_.pool(), out, n) != 0) return false;
         for (unsigned i = 0; i < n; ++i) {
             const uint16_t inner = profile.sizes[counter_++ % profile.sizes.size()];
-            uint8_t* frame = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(out[i], static_cast<uint16_t>(14 + inner)));
+            uint8_t* frame = grow(out[i], static_cast<uint16_t>(14 + inner));
             proto::write_ethernet_header(frame, kMac, kMac, proto::kEtherTypeIpv4);
             proto::write_ipv4_header(frame + 14, htonl(kCoreHost), htonl(kClientBase + next_client(queue, queues)),
                                      proto::kIpProtoUdp, inner, 64, 0, 0);
@@ -243,7 +253,7 @@ public:
             const unsigned client = clients[i] = next_client(0, 1);
             const uint16_t inner = profile.sizes[counter_++ % profile.sizes.size()];
             const uint16_t udp_len = static_cast<uint16_t>(inner + kTunnelOverhead);
-            uint8_t* udp = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(out[i], udp_len));
+            uint8_t* udp = grow(out[i], udp_len);
             proto::write_udp_header(udp, proto::kL2tpPort, proto::kL2tpPort, udp_len);
             proto::write_l2tp_data_header(udp + 8, 7, 9, false, 0);
             proto::write_ppp_header(udp + 14, proto::kPppIpv4);
