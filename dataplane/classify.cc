@@ -82,7 +82,7 @@ AccessClass classify_frame(WorkerContext& ctx, rte_mbuf* m, uint16_t& esp_offset
         return AccessClass::Dropped;
     }
     // Drop Ethernet padding so the frame ends where the datagram does.
-    rte_pktmbuf_trim(m, static_cast<uint16_t>(len - proto::kEthernetHeaderSize - ip.total_length));
+    narrow_frame(m, frame, static_cast<uint16_t>(proto::kEthernetHeaderSize + ip.total_length));
 
     const uint16_t l4_offset = static_cast<uint16_t>(proto::kEthernetHeaderSize + ip.header_length);
     const uint8_t* l4 = frame + l4_offset;
@@ -119,7 +119,7 @@ AccessClass classify_frame(WorkerContext& ctx, rte_mbuf* m, uint16_t& esp_offset
         return AccessClass::Dropped;
     }
     // The UDP length may be shorter than the IP payload; ESP ends with UDP.
-    rte_pktmbuf_trim(m, static_cast<uint16_t>(l4_len - udp.length));
+    narrow_frame(m, frame, static_cast<uint16_t>(l4_offset + udp.length));
     esp_offset = static_cast<uint16_t>(l4_offset + proto::kUdpHeaderSize);
     return AccessClass::EspInUdp;
 }

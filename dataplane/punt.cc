@@ -13,9 +13,7 @@ void punt_to_control_plane(WorkerContext& ctx, rte_mbuf* m, shm::PuntHeader head
         return;
     }
     // The mbuf keeps just the payload, with the header in front of it.
-    const uint8_t* data = rte_pktmbuf_mtod(m, const uint8_t*);
-    rte_pktmbuf_adj(m, static_cast<uint16_t>(payload - data));
-    rte_pktmbuf_trim(m, static_cast<uint16_t>(rte_pktmbuf_data_len(m) - payload_len));
+    narrow_frame(m, payload, payload_len);
     header.version = shm::kContractVersion;
     header.payload_length = payload_len;
     void* room = rte_pktmbuf_prepend(m, sizeof header);

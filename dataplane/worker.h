@@ -85,6 +85,16 @@ bool write_frame(rte_mbuf* m, size_t len, Build&& build) {
     return out && build(out, len) == len;
 }
 
+// Narrows a received frame to the len bytes at start, which lie inside it.
+// Received frames are one segment (access_receive and core_receive
+// linearise the others), so the fields are set directly: rte_pktmbuf_adj
+// and _trim check and walk the chain, three times a packet upstream.
+inline void narrow_frame(rte_mbuf* m, const uint8_t* start, uint16_t len) {
+    m->data_off = static_cast<uint16_t>(m->data_off + (start - rte_pktmbuf_mtod(m, const uint8_t*)));
+    m->data_len = len;
+    m->pkt_len = len;
+}
+
 // Per-packet state while its crypto job is in flight.
 struct EspInflight {
     rte_mbuf* mbuf;

@@ -31,10 +31,7 @@ bool count_replay_verdict(WorkerCounters& c, ReplayVerdict v) {
 // goes to L2TP with its SA, which the session must belong to.
 void hand_to_l2tp(WorkerContext& ctx, EspInflight& f, const EspPlaintext& pt) {
     rte_mbuf* m = f.mbuf;
-    uint8_t* frame = rte_pktmbuf_mtod(m, uint8_t*);
-    const uint8_t* payload = f.esp + pt.payload_offset;
-    rte_pktmbuf_adj(m, static_cast<uint16_t>(payload - frame));
-    rte_pktmbuf_trim(m, static_cast<uint16_t>(rte_pktmbuf_data_len(m) - pt.payload_len));
+    narrow_frame(m, f.esp + pt.payload_offset, static_cast<uint16_t>(pt.payload_len));
     ++ctx.counters.rx_esp_decrypted;
     ++f.sa->counters.packets;
     f.sa->counters.bytes += pt.payload_len;
@@ -102,7 +99,7 @@ unsigned handoff_receive(WorkerContext& ctx) {
 
 void esp_decap(WorkerContext& ctx, EspBatch& batch) {
     WorkerCounters& c = ctx.counters;
-    uint32_t spis[kMaxBurst] = {};  // zeroed: GCC cannot see that only [0, n) is read
+    uint32_t spis[kMaxBurst];
     SecurityAssociation* sas[kMaxBurst];
     uint16_t n = 0;
     for (uint16_t i = 0; i < batch.count; ++i) {

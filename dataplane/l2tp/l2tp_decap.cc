@@ -22,14 +22,9 @@ namespace conc::dp {
 namespace {
 
 // Rewrites the frame to Ethernet + the inner packet at ip (ip_len bytes)
-// towards the core next hop. The mbuf is one segment (classify linearised
-// it) and ip lies inside it, so the frame is set directly rather than
-// through rte_pktmbuf_adj and _trim, which check and walk the chain.
+// towards the core next hop.
 void send_to_core(WorkerContext& ctx, rte_mbuf* m, const uint8_t* ip, uint16_t ip_len, uint16_t ether_type) {
-    const uint8_t* data = rte_pktmbuf_mtod(m, const uint8_t*);
-    m->data_off = static_cast<uint16_t>(m->data_off + (ip - data - proto::kEthernetHeaderSize));
-    m->data_len = static_cast<uint16_t>(proto::kEthernetHeaderSize + ip_len);
-    m->pkt_len = m->data_len;
+    narrow_frame(m, ip - proto::kEthernetHeaderSize, static_cast<uint16_t>(proto::kEthernetHeaderSize + ip_len));
     send_to_gateway(ctx, ctx.dp->core, ctx.core_tx, m, ether_type);
 }
 
@@ -142,8 +137,7 @@ void l2tp_decap(WorkerContext& ctx, L2tpBatch& batch) {
         }
         const SessionKey key{ctx.dp->sas.index_of(batch.sa[i]), l2tp.tunnel_id, l2tp.session_id};
         sessions[n] = hinted_session(ctx, *batch.sa[i], key);
-        if (sessions[n]) prefetch_session(sessions[n]);
-        else {
+        if (!sessions[n]) {
             unhinted[misses] = n;
             unhinted_keys[misses++] = key;
         }

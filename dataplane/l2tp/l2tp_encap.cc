@@ -28,7 +28,8 @@ struct CorePacket {
 
 enum class CoreFrame : uint8_t { Forward, Drop, Consumed };
 
-// Validates the frame and trims Ethernet padding; answers ARP, Neighbor
+// Validates the frame and finds the packet in it (the caller narrows the frame
+// to it, Ethernet padding dropped, once it is to be wrapped); answers ARP, Neighbor
 // Discovery and pings for the core port's own addresses. Drop = counted, the caller frees.
 CoreFrame parse_core_frame(WorkerContext& ctx, rte_mbuf* m, CorePacket& out, uint32_t& ipv4_destination) {
     WorkerCounters& c = ctx.counters;
@@ -65,8 +66,7 @@ CoreFrame parse_core_frame(WorkerContext& ctx, rte_mbuf* m, CorePacket& out, uin
     } else {
         return ++c.rx_non_ip_drops, CoreFrame::Drop;
     }
-    rte_pktmbuf_trim(m, static_cast<uint16_t>(available - out.ip_len));
-    return CoreFrame::Forward;
+    return CoreFrame::Forward;  // the frame is narrowed to the packet when it is wrapped
 }
 
 // RFC 1191 / RFC 8201: tells the sender the path MTU; false if no ICMP was
@@ -223,7 +223,7 @@ void core_receive(WorkerContext& ctx, rte_mbuf** packets, uint16_t n) {
             rte_pktmbuf_free(m);
             continue;
         }
-        rte_pktmbuf_adj(m, proto::kEthernetHeaderSize);
+        narrow_frame(m, p.ip, p.ip_len);  // without Ethernet header and padding
         l2tp_encapsulate(ctx, m, *s, p.ip_len, p.ipv6 ? proto::kPppIpv6 : proto::kPppIpv4, out);
     }
     if (out.count) esp_encap(ctx, out);
