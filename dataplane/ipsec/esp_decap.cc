@@ -41,11 +41,9 @@ void hand_to_l2tp(WorkerContext& ctx, EspInflight& f, const EspPlaintext& pt) {
     ++out.count;
 }
 
-void complete_decrypt(WorkerContext& ctx, const IMB_JOB* job) {
-    EspInflight& f = *static_cast<EspInflight*>(job->user_data);
+// A decrypted packet's verdict (status from finish_decrypt or gcm_decrypt).
+void complete_decrypt(WorkerContext& ctx, EspInflight& f, EspStatus status, const EspPlaintext& pt) {
     WorkerCounters& c = ctx.counters;
-    EspPlaintext pt{};
-    const EspStatus status = finish_decrypt(job, *f.sa, f.esp, f.esp_len, f.scratch, pt);
     bool forward = false;
     if (status == EspStatus::AuthFailed) ++c.rx_esp_auth_drops;
     else if (status == EspStatus::CryptoError) ++c.rx_esp_crypto_error_drops;
@@ -59,6 +57,13 @@ void complete_decrypt(WorkerContext& ctx, const IMB_JOB* job) {
     }
     if (forward) hand_to_l2tp(ctx, f, pt);
     else rte_pktmbuf_free(f.mbuf);
+}
+
+void complete_decrypt_job(WorkerContext& ctx, const IMB_JOB* job) {
+    EspInflight& f = *static_cast<EspInflight*>(job->user_data);
+    EspPlaintext pt{};
+    const EspStatus status = finish_decrypt(job, *f.sa, f.esp, f.esp_len, f.scratch, pt);
+    complete_decrypt(ctx, f, status, pt);
 }
 
 // True if this worker may work on sa's inbound state: it owns the SA, or
@@ -161,18 +166,29 @@ void esp_decap(WorkerContext& ctx, EspBatch& batch) {
         // L2TP will look at the SA's session once the burst is decrypted.
         if (const uint32_t hint = sa->session_hint().load(std::memory_order_acquire); hint != kNoSessionHint)
             prefetch_session(&ctx.dp->sessions.at(hint));
-        IMB_JOB* job = IMB_GET_NEXT_JOB(imb);
-        const EspStatus status = prepare_decrypt_job(job, *sa, f.esp, f.esp_len, f.scratch);
-        if (status != EspStatus::Ok) {
+        EspStatus status;
+        EspPlaintext pt{};
+        IMB_JOB* job = nullptr;
+        if (sa->cipher_mode_for_job() == IMB_CIPHER_GCM) {
+            status = gcm_decrypt(imb, *sa, f.esp, f.esp_len, f.scratch, pt);
+        } else {
+            job = IMB_GET_NEXT_JOB(imb);
+            status = prepare_decrypt_job(job, *sa, f.esp, f.esp_len, f.scratch);
+        }
+        if (status == EspStatus::Truncated || status == EspStatus::BadLength) {
             ++(status == EspStatus::Truncated ? c.rx_esp_truncated_drops : c.rx_esp_length_drops);
             rte_pktmbuf_free(m);
             continue;
         }
+        if (!job) {  // GCM: done already
+            complete_decrypt(ctx, f, status, pt);
+            continue;
+        }
         job->user_data = &f;
         ++inflight;
-        submit_job(imb, job, [&](const IMB_JOB* done) { complete_decrypt(ctx, done); });
+        submit_job(imb, job, [&](const IMB_JOB* done) { complete_decrypt_job(ctx, done); });
     }
-    flush_jobs(imb, [&](const IMB_JOB* done) { complete_decrypt(ctx, done); });
+    flush_jobs(imb, [&](const IMB_JOB* done) { complete_decrypt_job(ctx, done); });
 }
 
 }  // namespace conc::dp

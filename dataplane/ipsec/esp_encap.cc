@@ -17,15 +17,19 @@ namespace {
 
 inline constexpr uint8_t kOuterTtl = 64;
 
-void complete_encrypt(WorkerContext& ctx, const IMB_JOB* job) {
-    EspInflight& f = *static_cast<EspInflight*>(job->user_data);
-    if (finish_encrypt(job, *f.sa, f.esp, f.esp_len, f.scratch) != EspStatus::Ok) {
+void complete_encrypt(WorkerContext& ctx, rte_mbuf* m, EspStatus status) {
+    if (status != EspStatus::Ok) {
         ++ctx.counters.tx_esp_crypto_error_drops;
-        rte_pktmbuf_free(f.mbuf);
+        rte_pktmbuf_free(m);
         return;
     }
     ++ctx.counters.tx_esp_packets;
-    ctx.access_tx.add(f.mbuf);
+    ctx.access_tx.add(m);
+}
+
+void complete_encrypt_job(WorkerContext& ctx, const IMB_JOB* job) {
+    EspInflight& f = *static_cast<EspInflight*>(job->user_data);
+    complete_encrypt(ctx, f.mbuf, finish_encrypt(job, *f.sa, f.esp, f.esp_len, f.scratch));
 }
 
 }  // namespace
@@ -87,9 +91,15 @@ void esp_encap(WorkerContext& ctx, EspEncapBatch& batch) {
         f.sa = sa;
         f.esp = ip + proto::kIpv4MinHeaderSize + udp_size;
         f.seq = static_cast<uint32_t>(seq);
-        IMB_JOB* job = IMB_GET_NEXT_JOB(imb);
-        f.esp_len = prepare_encrypt_job(job, *sa, f.esp, payload_len, proto::kIpProtoUdp, f.seq, iv, f.scratch);
-        job->user_data = &f;
+        IMB_JOB* job = nullptr;
+        EspStatus status = EspStatus::Ok;
+        if (sa->cipher_mode_for_job() == IMB_CIPHER_GCM) {
+            status = gcm_encrypt(imb, *sa, f.esp, payload_len, proto::kIpProtoUdp, f.seq, f.scratch, f.esp_len);
+        } else {
+            job = IMB_GET_NEXT_JOB(imb);
+            f.esp_len = prepare_encrypt_job(job, *sa, f.esp, payload_len, proto::kIpProtoUdp, f.seq, iv, f.scratch);
+            job->user_data = &f;
+        }
 
         proto::write_ethernet_header(frame, gateway_mac, access.mac, proto::kEtherTypeIpv4);
         proto::write_ipv4_header(ip, sa->local_address, sa->peer_address,
@@ -100,10 +110,14 @@ void esp_encap(WorkerContext& ctx, EspEncapBatch& batch) {
                                     rte_be_to_cpu_16(sa->peer_port),
                                     static_cast<uint16_t>(proto::kUdpHeaderSize + f.esp_len));
         sa->count_outbound(ctx.queue, payload_len);
+        if (!job) {  // GCM: done already
+            complete_encrypt(ctx, m, status);
+            continue;
+        }
         ++inflight;
-        submit_job(imb, job, [&](const IMB_JOB* done) { complete_encrypt(ctx, done); });
+        submit_job(imb, job, [&](const IMB_JOB* done) { complete_encrypt_job(ctx, done); });
     }
-    flush_jobs(imb, [&](const IMB_JOB* done) { complete_encrypt(ctx, done); });
+    flush_jobs(imb, [&](const IMB_JOB* done) { complete_encrypt_job(ctx, done); });
     batch.count = 0;
 }
 

@@ -124,17 +124,37 @@ struct Decrypted {
     EspPlaintext plaintext;
 };
 
-// Decrypts esp[0, len) in place.
+bool is_gcm(const SecurityAssociation& sa) { return sa.cipher_mode_for_job() == IMB_CIPHER_GCM; }
+
+// Decrypts esp[0, len) in place, through a job. GCM also goes through
+// gcm_decrypt, the burst stage's path, on a copy: both must agree on the
+// verdict, the payload and every byte left in the buffer.
 Decrypted decrypt(IMB_MGR* mgr, const SecurityAssociation& sa, uint8_t* esp, uint32_t len) {
+    Bytes direct(esp, esp + len);
+    Decrypted by_direct{};
+    if (is_gcm(sa)) {
+        EspJobScratch direct_scratch{};
+        by_direct.status = conc::dp::gcm_decrypt(mgr, sa, direct.data(), len, direct_scratch, by_direct.plaintext);
+    }
     EspJobScratch scratch{};
     Decrypted out{};
     IMB_JOB* job = IMB_GET_NEXT_JOB(mgr);
     out.status = conc::dp::prepare_decrypt_job(job, sa, esp, len, scratch);
-    if (out.status != EspStatus::Ok) return out;
-    const IMB_JOB* done = conc::dp::run_job_now(mgr);
-    CPPUNIT_ASSERT(done != nullptr);
-    CPPUNIT_ASSERT(done == job);
-    out.status = conc::dp::finish_decrypt(done, sa, esp, len, scratch, out.plaintext);
+    if (out.status == EspStatus::Ok) {
+        const IMB_JOB* done = conc::dp::run_job_now(mgr);
+        CPPUNIT_ASSERT(done != nullptr);
+        CPPUNIT_ASSERT(done == job);
+        out.status = conc::dp::finish_decrypt(done, sa, esp, len, scratch, out.plaintext);
+    }
+    if (is_gcm(sa)) {
+        ASSERT_STATUS(out.status, by_direct.status);
+        if (out.status == EspStatus::Ok) {
+            CPPUNIT_ASSERT_EQUAL(out.plaintext.payload_offset, by_direct.plaintext.payload_offset);
+            CPPUNIT_ASSERT_EQUAL(out.plaintext.payload_len, by_direct.plaintext.payload_len);
+            CPPUNIT_ASSERT_EQUAL(out.plaintext.next_header, by_direct.plaintext.next_header);
+        }
+        ASSERT_BYTES_EQUAL(direct, esp, len);
+    }
     return out;
 }
 
@@ -170,6 +190,17 @@ Bytes encrypt(IMB_MGR* mgr, const SecurityAssociation& sa, const Bytes& payload,
     ASSERT_STATUS(EspStatus::Ok, conc::dp::finish_encrypt(done, sa, buf.data(), len, scratch));
     for (size_t i = len; i < buf.size(); ++i)
         CPPUNIT_ASSERT_MESSAGE("wrote past the ESP trailer room", buf[i] == kSentinel);
+    if (is_gcm(sa) && !before_submit) {
+        // The burst stage's path (gcm_encrypt) must write the same bytes, and no more.
+        Bytes direct(room + kSlack, kSentinel);
+        std::copy(payload.begin(), payload.end(), direct.begin() + conc::dp::esp_header_room(sa));
+        EspJobScratch direct_scratch{};
+        uint32_t direct_len = 0;
+        ASSERT_STATUS(EspStatus::Ok, conc::dp::gcm_encrypt(mgr, sa, direct.data(), payload_len, next_header, seq,
+                                                           direct_scratch, direct_len));
+        CPPUNIT_ASSERT_EQUAL(len, direct_len);
+        ASSERT_BYTES_EQUAL(buf, direct.data(), direct.size());
+    }
     buf.resize(len);
     return buf;
 }
