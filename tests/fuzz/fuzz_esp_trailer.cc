@@ -1,7 +1,8 @@
 // libFuzzer target: any plaintext, trailer bytes included, encrypted under a
 // real SA so its ICV verifies, is then decrypted and parsed (pad length, pad
 // bytes, next header) without reading outside the packet. Reaches what a
-// forged packet cannot: a sender's broken padding.
+// forged packet cannot: a sender's broken padding. GCM packets are also
+// decrypted through gcm_decrypt, which must agree with the job path.
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -54,6 +55,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const IMB_JOB* done = dp::run_job_now(f.mgr);
     if (!done || dp::finish_encrypt(done, sa, esp, esp_len, scratch) != dp::EspStatus::Ok) __builtin_trap();
 
+    // The burst stages' GCM path (gcm_decrypt) on a copy must reach the same verdict.
+    std::vector<uint8_t> copy(packet);
     job = IMB_GET_NEXT_JOB(f.mgr);
     if (dp::prepare_decrypt_job(job, sa, esp, esp_len, scratch) != dp::EspStatus::Ok) __builtin_trap();
     done = dp::run_job_now(f.mgr);
@@ -62,5 +65,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (status == dp::EspStatus::AuthFailed || status == dp::EspStatus::CryptoError) __builtin_trap();
     if (status == dp::EspStatus::Ok && pt.payload_offset + pt.payload_len + 2 > esp_len - sa.icv_size)
         __builtin_trap();
+    if (sa.cipher_mode_for_job() == IMB_CIPHER_GCM) {
+        dp::EspJobScratch direct_scratch{};
+        dp::EspPlaintext direct{};
+        if (dp::gcm_decrypt(f.mgr, sa, copy.data(), esp_len, direct_scratch, direct) != status) __builtin_trap();
+        if (status == dp::EspStatus::Ok &&
+            (direct.payload_offset != pt.payload_offset || direct.payload_len != pt.payload_len ||
+             direct.next_header != pt.next_header || std::memcmp(copy.data(), esp, esp_len) != 0))
+            __builtin_trap();
+    }
     return 0;
 }
