@@ -169,7 +169,7 @@ void esp_decap(WorkerContext& ctx, EspBatch& batch) {
         EspStatus status;
         EspPlaintext pt{};
         IMB_JOB* job = nullptr;
-        if (sa->cipher_mode_for_job() == IMB_CIPHER_GCM) {
+        if (sa->gcm()) {
             status = gcm_decrypt(imb, *sa, f.esp, f.esp_len, f.scratch, pt);
         } else {
             job = IMB_GET_NEXT_JOB(imb);

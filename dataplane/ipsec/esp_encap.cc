@@ -71,8 +71,9 @@ void esp_encap(WorkerContext& ctx, EspEncapBatch& batch) {
                                                        udp_size + esp_header_room(*sa));
         const uint32_t trailer = esp_trailer_room(*sa, payload_len);
         const uint32_t outer_len = headers - proto::kEthernetHeaderSize + payload_len + trailer;
-        const uint8_t* iv = sa->cipher_mode_for_job() == IMB_CIPHER_GCM ? nullptr : ctx.ivs.take(sa->iv_size);
-        if (sa->cipher_mode_for_job() != IMB_CIPHER_GCM && !iv) {
+        const bool gcm = sa->gcm();
+        const uint8_t* iv = gcm ? nullptr : ctx.ivs.take(sa->iv_size);
+        if (!gcm && !iv) {
             ++c.tx_esp_crypto_error_drops;
             rte_pktmbuf_free(m);
             continue;
@@ -93,7 +94,7 @@ void esp_encap(WorkerContext& ctx, EspEncapBatch& batch) {
         f.seq = static_cast<uint32_t>(seq);
         IMB_JOB* job = nullptr;
         EspStatus status = EspStatus::Ok;
-        if (sa->cipher_mode_for_job() == IMB_CIPHER_GCM) {
+        if (gcm) {
             status = gcm_encrypt(imb, *sa, f.esp, payload_len, proto::kIpProtoUdp, f.seq, f.scratch, f.esp_len);
         } else {
             job = IMB_GET_NEXT_JOB(imb);

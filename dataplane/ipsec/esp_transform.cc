@@ -55,6 +55,16 @@ bool run_gcm(IMB_MGR* imb, const gcm_key_data* key, bool wide, bool decrypt, uin
     return imb_get_errno(imb) == 0;
 }
 
+// sa's GCM in place on the ciphertext_len bytes behind esp's header and IV,
+// the nonce made from the IV on the wire; false if the library refused it.
+bool run_sa_gcm(IMB_MGR* imb, const SecurityAssociation& sa, bool decrypt, uint8_t* esp, uint32_t ciphertext_len,
+                EspJobScratch& scratch, uint8_t* tag, uint64_t tag_len) {
+    write_gcm_nonce(sa, esp, scratch);
+    uint8_t* ciphertext = esp + esp_header_room(sa);
+    return run_gcm(imb, &sa.keys.gcm, sa.cipher_key_bytes == IMB_KEY_256_BYTES, decrypt, ciphertext, ciphertext,
+                   ciphertext_len, scratch.nonce, esp, 8, tag, tag_len);
+}
+
 // Inbound: the ciphertext's length, once the ESP length holds header, IV,
 // one block and ICV and the rest is whole blocks.
 EspStatus inbound_ciphertext_length(const SecurityAssociation& sa, uint32_t esp_len, uint32_t& ciphertext_len) {
@@ -98,9 +108,8 @@ void fill_common(IMB_JOB* job, const SecurityAssociation& sa, uint8_t* esp, uint
     job->auth_tag_output = scratch.tag;
     job->auth_tag_output_len_in_bytes = sa.imb_tag_size;
     set_job_keys(job, sa);
-    if (sa.cipher_mode_for_job() == IMB_CIPHER_GCM) {
-        // RFC 4106 4: nonce = salt || IV; AAD = SPI || sequence (no ESN).
-        // Made in a register and stored at once: GCM loads the 12 bytes in one go, which two stores would stall.
+    if (sa.gcm()) {
+        // RFC 4106 4: AAD = SPI || sequence (no ESN).
         write_gcm_nonce(sa, esp, scratch);
         job->iv = scratch.nonce;
         job->iv_len_in_bytes = 12;
@@ -178,7 +187,7 @@ uint32_t esp_trailer_room(const SecurityAssociation& sa, uint32_t payload_len) {
 uint32_t prepare_encrypt_job(IMB_JOB* job, const SecurityAssociation& sa, uint8_t* esp, uint32_t payload_len,
                              uint8_t next_header, uint32_t seq, const uint8_t* iv_random, EspJobScratch& scratch) {
     const uint32_t ciphertext_len = write_esp_framing(sa, esp, payload_len, next_header, seq);
-    if (sa.cipher_mode_for_job() == IMB_CIPHER_GCM) write_gcm_iv(esp, seq);
+    if (sa.gcm()) write_gcm_iv(esp, seq);
     else std::memcpy(esp + 8, iv_random, sa.iv_size);
     fill_common(job, sa, esp, ciphertext_len, scratch);
     job->cipher_direction = IMB_DIR_ENCRYPT;
@@ -209,10 +218,7 @@ EspStatus gcm_decrypt(IMB_MGR* imb, const SecurityAssociation& sa, uint8_t* esp,
     uint32_t ciphertext_len;
     if (const EspStatus status = inbound_ciphertext_length(sa, esp_len, ciphertext_len); status != EspStatus::Ok)
         return status;
-    write_gcm_nonce(sa, esp, scratch);
-    uint8_t* ciphertext = esp + 8 + sa.iv_size;
-    if (!run_gcm(imb, &sa.keys.gcm, sa.cipher_key_bytes == IMB_KEY_256_BYTES, true, ciphertext, ciphertext,
-                 ciphertext_len, scratch.nonce, esp, 8, scratch.tag, sa.imb_tag_size))
+    if (!run_sa_gcm(imb, sa, true, esp, ciphertext_len, scratch, scratch.tag, sa.imb_tag_size))
         return EspStatus::CryptoError;
     return check_plaintext(sa, esp, esp_len, scratch, out);
 }
@@ -221,14 +227,11 @@ EspStatus gcm_encrypt(IMB_MGR* imb, const SecurityAssociation& sa, uint8_t* esp,
                       uint8_t next_header, uint32_t seq, EspJobScratch& scratch, uint32_t& esp_len) {
     const uint32_t ciphertext_len = write_esp_framing(sa, esp, payload_len, next_header, seq);
     write_gcm_iv(esp, seq);
-    write_gcm_nonce(sa, esp, scratch);
-    uint8_t* ciphertext = esp + 8 + sa.iv_size;
     // Our GCM transforms are the 16-byte-ICV ones (aes*gcm16): IPsec-MB
     // writes the whole tag, the ICV, straight behind the ciphertext.
-    esp_len = 8 + sa.iv_size + ciphertext_len + sa.icv_size;
-    if (!run_gcm(imb, &sa.keys.gcm, sa.cipher_key_bytes == IMB_KEY_256_BYTES, false, ciphertext, ciphertext,
-                 ciphertext_len, scratch.nonce, esp, 8, ciphertext + ciphertext_len, sa.icv_size))
-        return EspStatus::CryptoError;
+    uint8_t* icv = esp + esp_header_room(sa) + ciphertext_len;
+    esp_len = static_cast<uint32_t>(icv + sa.icv_size - esp);
+    if (!run_sa_gcm(imb, sa, false, esp, ciphertext_len, scratch, icv, sa.icv_size)) return EspStatus::CryptoError;
     return EspStatus::Ok;
 }
 

@@ -147,6 +147,8 @@ struct alignas(64) SecurityAssociation {
 
     IMB_CIPHER_MODE cipher_mode_for_job() const { return static_cast<IMB_CIPHER_MODE>(cipher_mode); }
     IMB_HASH_ALG hash_alg_for_job() const { return static_cast<IMB_HASH_ALG>(hash_alg); }
+    // GCM (RFC 4106): no separate integrity, and run without a job (gcm_decrypt, gcm_encrypt).
+    bool gcm() const { return cipher_mode_for_job() == IMB_CIPHER_GCM; }
     std::atomic_ref<uint64_t> next_sequence() { return std::atomic_ref<uint64_t>(outbound.next_sequence); }
     // For readers that only look (the published copy).
     uint64_t next_sequence_relaxed() const { return __atomic_load_n(&outbound.next_sequence, __ATOMIC_RELAXED); }

@@ -65,7 +65,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (status == dp::EspStatus::AuthFailed || status == dp::EspStatus::CryptoError) __builtin_trap();
     if (status == dp::EspStatus::Ok && pt.payload_offset + pt.payload_len + 2 > esp_len - sa.icv_size)
         __builtin_trap();
-    if (sa.cipher_mode_for_job() == IMB_CIPHER_GCM) {
+    if (sa.gcm()) {
         dp::EspJobScratch direct_scratch{};
         dp::EspPlaintext direct{};
         if (dp::gcm_decrypt(f.mgr, sa, copy.data(), esp_len, direct_scratch, direct) != status) __builtin_trap();

@@ -124,15 +124,14 @@ struct Decrypted {
     EspPlaintext plaintext;
 };
 
-bool is_gcm(const SecurityAssociation& sa) { return sa.cipher_mode_for_job() == IMB_CIPHER_GCM; }
-
 // Decrypts esp[0, len) in place, through a job. GCM also goes through
 // gcm_decrypt, the burst stage's path, on a copy: both must agree on the
 // verdict, the payload and every byte left in the buffer.
 Decrypted decrypt(IMB_MGR* mgr, const SecurityAssociation& sa, uint8_t* esp, uint32_t len) {
-    Bytes direct(esp, esp + len);
+    Bytes direct;
     Decrypted by_direct{};
-    if (is_gcm(sa)) {
+    if (sa.gcm()) {
+        direct.assign(esp, esp + len);
         EspJobScratch direct_scratch{};
         by_direct.status = conc::dp::gcm_decrypt(mgr, sa, direct.data(), len, direct_scratch, by_direct.plaintext);
     }
@@ -146,7 +145,7 @@ Decrypted decrypt(IMB_MGR* mgr, const SecurityAssociation& sa, uint8_t* esp, uin
         CPPUNIT_ASSERT(done == job);
         out.status = conc::dp::finish_decrypt(done, sa, esp, len, scratch, out.plaintext);
     }
-    if (is_gcm(sa)) {
+    if (sa.gcm()) {
         ASSERT_STATUS(out.status, by_direct.status);
         if (out.status == EspStatus::Ok) {
             CPPUNIT_ASSERT_EQUAL(out.plaintext.payload_offset, by_direct.plaintext.payload_offset);
@@ -190,7 +189,7 @@ Bytes encrypt(IMB_MGR* mgr, const SecurityAssociation& sa, const Bytes& payload,
     ASSERT_STATUS(EspStatus::Ok, conc::dp::finish_encrypt(done, sa, buf.data(), len, scratch));
     for (size_t i = len; i < buf.size(); ++i)
         CPPUNIT_ASSERT_MESSAGE("wrote past the ESP trailer room", buf[i] == kSentinel);
-    if (is_gcm(sa) && !before_submit) {
+    if (sa.gcm() && !before_submit) {
         // The burst stage's path (gcm_encrypt) must write the same bytes, and no more.
         Bytes direct(room + kSlack, kSentinel);
         std::copy(payload.begin(), payload.end(), direct.begin() + conc::dp::esp_header_room(sa));
