@@ -107,6 +107,7 @@ void esp_decap(WorkerContext& ctx, EspBatch& batch) {
     uint32_t spis[kMaxBurst];
     SecurityAssociation* sas[kMaxBurst];
     uint16_t n = 0;
+    uint32_t esp_bytes = 0;
     for (uint16_t i = 0; i < batch.count; ++i) {
         rte_mbuf* m = batch.mbuf[i];
         if (rte_pktmbuf_data_len(m) < batch.esp_offset[i] + proto::kEspHeaderSize) {
@@ -116,6 +117,7 @@ void esp_decap(WorkerContext& ctx, EspBatch& batch) {
         }
         const uint8_t* esp = rte_pktmbuf_mtod_offset(m, const uint8_t*, batch.esp_offset[i]);
         std::memcpy(&spis[n], esp, 4);
+        esp_bytes += rte_pktmbuf_data_len(m) - batch.esp_offset[i];
         batch.mbuf[n] = m;
         batch.esp_offset[n] = batch.esp_offset[i];
         batch.udp_encap[n] = batch.udp_encap[i];
@@ -125,11 +127,12 @@ void esp_decap(WorkerContext& ctx, EspBatch& batch) {
     // after its first line was fetched.
     for (uint16_t i = 0; i < n; ++i) sas[i] = ctx.dp->sas.inbound_candidate(spis[i]);
     const SecurityAssociation* previous = nullptr;
+    const CacheLevel level = burst_prefetch_level(esp_bytes, n);
     SaPrefetchWindow window(n, [&](uint16_t i) {
         const uint8_t* esp = rte_pktmbuf_mtod_offset(batch.mbuf[i], const uint8_t*, batch.esp_offset[i]);
         const unsigned lines =
-            ctx.dp->sas.prefetch(sas[i], rte_pktmbuf_data_len(batch.mbuf[i]) - batch.esp_offset[i], previous);
-        prefetch_replay_word(sas[i], proto::load_u32(esp + 4));
+            ctx.dp->sas.prefetch(sas[i], rte_pktmbuf_data_len(batch.mbuf[i]) - batch.esp_offset[i], level, previous);
+        prefetch_replay_word(sas[i], proto::load_u32(esp + 4), level);
         return sas[i] ? lines + 1 : 0;
     });
 
@@ -165,7 +168,7 @@ void esp_decap(WorkerContext& ctx, EspBatch& batch) {
         }
         // L2TP will look at the SA's session once the burst is decrypted.
         if (const uint32_t hint = sa->session_hint().load(std::memory_order_acquire); hint != kNoSessionHint)
-            prefetch_session(&ctx.dp->sessions.at(hint));
+            prefetch_session(&ctx.dp->sessions.at(hint), level);
         EspStatus status;
         EspPlaintext pt{};
         IMB_JOB* job = nullptr;

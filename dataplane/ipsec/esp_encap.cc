@@ -42,9 +42,13 @@ void esp_encap(WorkerContext& ctx, EspEncapBatch& batch) {
     const bool gateway_known = access.gateway.get(gateway_mac);
     // CBC IVs for the whole batch, made while no job is in flight.
     ctx.ivs.reserve(imb, batch.count * 16u);
+    uint32_t bytes = 0;
+    for (uint16_t i = 0; i < batch.count; ++i) bytes += rte_pktmbuf_data_len(batch.mbuf[i]);
+    const CacheLevel level = burst_prefetch_level(bytes, batch.count);
     const SecurityAssociation* previous = nullptr;
     SaPrefetchWindow window(batch.count, [&](uint16_t i) {
-        return ctx.dp->sas.prefetch(batch.sa[i], gcm_esp_length_bound(rte_pktmbuf_data_len(batch.mbuf[i])), previous);
+        return ctx.dp->sas.prefetch(batch.sa[i], gcm_esp_length_bound(rte_pktmbuf_data_len(batch.mbuf[i])), level,
+                                    previous);
     });
 
     unsigned inflight = 0;

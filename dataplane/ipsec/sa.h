@@ -9,12 +9,11 @@
 #include <cstdint>
 
 #include <intel-ipsec-mb.h>
-#include <rte_prefetch.h>
-
 #include "common/config/config.h"
 #include "common/proto/esp.h"
 #include "dataplane/ipsec/replay_window.h"
 #include "dataplane/packet_counters.h"
+#include "dataplane/prefetch.h"
 
 namespace conc::dp {
 
@@ -184,7 +183,8 @@ static_assert(offsetof(SecurityAssociation, keys) == 64 && offsetof(SecurityAsso
 // Only the lines a packet of esp_len bytes reads, as shape says: the first
 // (transform, counters, sequence state), the round keys and, from the end
 // of the keys, as many of GCM's hash powers as it has blocks to hash, or
-// the HMAC states: 6 lines of 22 for a short GCM-128 packet.
+// the HMAC states: 6 lines of 22 for a short GCM-128 packet. Into L1 for a
+// burst of short packets, L2 otherwise (dataplane/prefetch.h).
 inline constexpr uint16_t kSaPrefetchAhead = 6;
 
 // Calls f(offset) with the start of each line of SaKeys a packet on an SA of
@@ -218,17 +218,18 @@ inline constexpr uint32_t gcm_esp_length_bound(uint32_t payload_len) {
     return static_cast<uint32_t>(8 + 8 + payload_len + 3 + proto::kEspTrailerSize + 16);
 }
 
-// Returns how many lines it asked for (none for the SA it was last called with).
+// Into the cache level given (burst_prefetch_level). Returns how many lines
+// it asked for (none for the SA it was last called with).
 inline unsigned prefetch_security_association(const SecurityAssociation* sa, SaKeyShape shape, uint32_t esp_len,
-                                              const SecurityAssociation*& previous) {
+                                              CacheLevel level, const SecurityAssociation*& previous) {
     if (sa == previous || !sa) return 0;
     previous = sa;
     const char* base = reinterpret_cast<const char*>(sa);
-    __builtin_prefetch(base, 1, 3);
+    prefetch_line(base, level);
     const char* keys = base + offsetof(SecurityAssociation, keys);
     unsigned lines = 1;
-    for_each_key_line(shape, esp_len, [keys, &lines](size_t offset) {
-        rte_prefetch0(keys + offset);  // an asm statement: GCC 12 dropped __builtin_prefetch from these loops
+    for_each_key_line(shape, esp_len, [keys, level, &lines](size_t offset) {
+        prefetch_line(keys + offset, level);
         ++lines;
     });
     return lines;
@@ -269,8 +270,8 @@ private:
 
 // Inbound: the bitmap word that sequence number seq will be checked against
 // (when the bitmap is inline, which the default window's is).
-inline void prefetch_replay_word(const SecurityAssociation* sa, uint32_t seq) {
-    if (sa) __builtin_prefetch(&sa->replay_bitmap[seq / 64 % ReplayWindow::kInlineWords], 1, 3);
+inline void prefetch_replay_word(const SecurityAssociation* sa, uint32_t seq, CacheLevel level) {
+    if (sa) prefetch_line(&sa->replay_bitmap[seq / 64 % ReplayWindow::kInlineWords], level);
 }
 
 // The key lines a keyed SA's packets read, through whichever of IPsec-MB's

@@ -67,8 +67,9 @@ public:
     // waiting for any of the slot's own lines. A hashed SA's packets prefetch
     // by whatever holds their SPI's slot: only the precision suffers.
     // Returns how many lines it asked for.
-    unsigned prefetch(const SecurityAssociation* sa, uint32_t esp_len, const SecurityAssociation*& previous) const {
-        return sa ? prefetch_security_association(sa, key_shape(sa), esp_len, previous) : 0;
+    unsigned prefetch(const SecurityAssociation* sa, uint32_t esp_len, CacheLevel level,
+                      const SecurityAssociation*& previous) const {
+        return sa ? prefetch_security_association(sa, key_shape(sa), esp_len, level, previous) : 0;
     }
     // The key lines of the SA last installed in sa's slot (none if there was none).
     SaKeyShape key_shape(const SecurityAssociation* sa) const {

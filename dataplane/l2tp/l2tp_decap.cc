@@ -149,7 +149,7 @@ void l2tp_decap(WorkerContext& ctx, L2tpBatch& batch) {
     if (misses) {
         ctx.dp->sessions.lookup_upstream(unhinted_keys, misses, found);
         for (uint16_t i = 0; i < misses; ++i) {
-            prefetch_session(found[i]);
+            prefetch_session(found[i], CacheLevel::L2);
             sessions[unhinted[i]] = found[i];
         }
     }

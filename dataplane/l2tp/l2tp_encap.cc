@@ -170,7 +170,7 @@ void core_receive(WorkerContext& ctx, rte_mbuf** packets, uint16_t n) {
     // confirmed when each packet's turn comes.
     for (uint16_t i = 0; i < count; ++i) {
         sessions[i] = ctx.dp->sessions.ipv4_candidate(ipv4_destinations[i]);
-        prefetch_session(sessions[i]);
+        prefetch_session(sessions[i], CacheLevel::L2);
     }
 
     EspEncapBatch out;

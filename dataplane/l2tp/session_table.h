@@ -22,6 +22,7 @@
 #include "common/config/config.h"
 #include "common/shm/contract.h"
 #include "dataplane/index_table.h"
+#include "dataplane/prefetch.h"
 #include "dataplane/packet_counters.h"
 #include "dataplane/slot_map.h"
 
@@ -64,12 +65,13 @@ struct alignas(64) Session {
 };
 
 // A looked-up session is read and its counters written for every packet:
-// both of its lines, fetched for a whole burst before the first is used.
-inline void prefetch_session(const Session* s) {
+// both of its lines, fetched before the first is used (for a whole burst
+// at once, into L2: see dataplane/prefetch.h).
+inline void prefetch_session(const Session* s, CacheLevel level) {
     static_assert(sizeof(Session) == 128);
     if (!s) return;
-    __builtin_prefetch(s, 1, 3);
-    __builtin_prefetch(reinterpret_cast<const char*>(s) + 64, 1, 3);
+    prefetch_line(s, level);
+    prefetch_line(reinterpret_cast<const char*>(s) + 64, level);
 }
 
 // The upstream key: sessions of different clients may share tunnel and

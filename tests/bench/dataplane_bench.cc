@@ -112,7 +112,10 @@ public:
         const uint64_t start = rte_rdtsc_precise();
         for (unsigned done = 0; done < packets; done += kBurst) {
             const dp::SecurityAssociation* previous = nullptr;
-            dp::SaPrefetchWindow window(kBurst, [&](uint16_t i) { return prefetch_keys(i, previous); });
+            uint32_t bytes = 0;
+            for (unsigned i = 0; i < kBurst; ++i) bytes += esp_len_[(next_ + i) % kBuffers];
+            const dp::CacheLevel level = dp::burst_prefetch_level(bytes, kBurst);
+            dp::SaPrefetchWindow window(kBurst, [&](uint16_t i) { return prefetch_keys(i, level, previous); });
             for (unsigned i = 0; i < kBurst; ++i) {
                 IMB_JOB* job = &templates_[(next_ + i) % kBuffers];
                 if (!keys_.empty()) {
@@ -137,8 +140,9 @@ private:
     static constexpr unsigned kBuffers = 3 * kBatch;
     // What the ESP stage prefetches for the burst's packet i: the SA's first
     // line (set_job_keys reads its transform) and the key lines.
-    unsigned prefetch_keys(uint16_t i, const dp::SecurityAssociation*& previous) const {
-        return table_->prefetch(keys_[(next_key_ + i) % keys_.size()], esp_len_[(next_ + i) % kBuffers], previous);
+    unsigned prefetch_keys(uint16_t i, dp::CacheLevel level, const dp::SecurityAssociation*& previous) const {
+        return table_->prefetch(keys_[(next_key_ + i) % keys_.size()], esp_len_[(next_ + i) % kBuffers], level,
+                                previous);
     }
     IMB_MGR* mgr_;
     const dp::SaTable* table_;

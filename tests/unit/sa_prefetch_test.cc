@@ -2,7 +2,8 @@
 // (dataplane/ipsec/sa.h, SaPrefetchWindow): every packet's lines are asked
 // for once, in order, before the packet is worked on; never more than
 // kSaPrefetchAhead packets ahead; and no further ahead once about
-// kSaPrefetchLines lines are on their way.
+// kSaPrefetchLines lines are on their way. And which cache a burst's
+// prefetches fill (dataplane/prefetch.h): L1 for short packets, L2 for the rest.
 #include <cppunit/TestFixture.h>
 #include <cppunit/extensions/HelperMacros.h>
 
@@ -10,6 +11,8 @@
 
 #include "dataplane/ipsec/sa.h"
 
+using conc::dp::burst_prefetch_level;
+using conc::dp::CacheLevel;
 using conc::dp::kSaPrefetchAhead;
 using conc::dp::kSaPrefetchLines;
 using conc::dp::SaPrefetchWindow;
@@ -43,6 +46,7 @@ class SaPrefetchTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testLongPacketsGoAheadByLines);
     CPPUNIT_TEST(testRepeatedSaCostsNothing);
     CPPUNIT_TEST(testMixedAndEmptyBursts);
+    CPPUNIT_TEST(testCacheLevelByBurst);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -77,6 +81,26 @@ public:
         CPPUNIT_ASSERT_EQUAL(4u, r[1]);   // 7 + 40 = 47 left, one more packet
         CPPUNIT_ASSERT_EQUAL(5u, r[2]);
         CPPUNIT_ASSERT_EQUAL(10u, r[3]);  // the long one done: as far as the packet limit, to the end
+    }
+
+    void testCacheLevelByBurst() {
+        auto level = [](const std::vector<uint32_t>& lengths) {
+            uint32_t bytes = 0;
+            for (uint32_t l : lengths) bytes += l;
+            return burst_prefetch_level(bytes, static_cast<uint16_t>(lengths.size()));
+        };
+        CPPUNIT_ASSERT(level(std::vector<uint32_t>(32, 110)) == CacheLevel::L1);   // 64-byte inner packets in ESP
+        CPPUNIT_ASSERT(level(std::vector<uint32_t>(32, 256)) == CacheLevel::L1);   // the limit is still short
+        CPPUNIT_ASSERT(level(std::vector<uint32_t>(32, 257)) == CacheLevel::L2);
+        CPPUNIT_ASSERT(level(std::vector<uint32_t>(32, 1446)) == CacheLevel::L2);
+        // IMIX (7 x 64, 4 x 576, 1 x 1400 inner): a mean of about 360 bytes.
+        CPPUNIT_ASSERT(level({110, 110, 110, 110, 110, 110, 110, 622, 622, 622, 622, 1446}) == CacheLevel::L2);
+        // One long packet among short ones keeps the burst short.
+        std::vector<uint32_t> mostly_short(32, 110);
+        mostly_short[5] = 1446;
+        CPPUNIT_ASSERT(level(mostly_short) == CacheLevel::L1);
+        CPPUNIT_ASSERT(level({}) == CacheLevel::L1);
+        CPPUNIT_ASSERT(level({1}) == CacheLevel::L1);
     }
 };
 
