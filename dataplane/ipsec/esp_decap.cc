@@ -140,6 +140,11 @@ void esp_decap(WorkerContext& ctx, EspBatch& batch) {
     unsigned inflight = 0;
     for (uint16_t i = 0; i < n; ++i) {
         window.advance_to(i);
+        if (const uint16_t j = i + kSaFirstLineAhead; level == CacheLevel::L2 && j < n && sas[j]) {
+            prefetch_line(sas[j], CacheLevel::L1);
+            const uint8_t* esp = rte_pktmbuf_mtod_offset(batch.mbuf[j], const uint8_t*, batch.esp_offset[j]);
+            prefetch_replay_word(sas[j], proto::load_u32(esp + 4), CacheLevel::L1);
+        }
         rte_mbuf* m = batch.mbuf[i];
         SecurityAssociation* sa = ctx.dp->sas.resolve_inbound(sas[i], spis[i]);
         if (!sa) {

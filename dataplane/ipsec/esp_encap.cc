@@ -54,6 +54,8 @@ void esp_encap(WorkerContext& ctx, EspEncapBatch& batch) {
     unsigned inflight = 0;
     for (uint16_t i = 0; i < batch.count; ++i) {
         window.advance_to(i);
+        if (const uint16_t j = i + kSaFirstLineAhead; level == CacheLevel::L2 && j < batch.count)
+            prefetch_line(batch.sa[j], CacheLevel::L1);
         rte_mbuf* m = batch.mbuf[i];
         SecurityAssociation* sa = batch.sa[i];
         if (!gateway_known) {  // before a sequence number is spent

@@ -268,6 +268,12 @@ private:
     Prefetch prefetch_;
 };
 
+// In a burst prefetched into L2, the SA's first line (and inbound the bitmap
+// word) is what a stage reads first on a packet's turn, before the cipher
+// starts: it is brought on into L1 this many packets ahead. Measured, 100k
+// clients, GCM IMIX, whole upstream: +16.5-18.2% over one client -> +13.7-15.9%.
+inline constexpr uint16_t kSaFirstLineAhead = 2;
+
 // Inbound: the bitmap word that sequence number seq will be checked against
 // (when the bitmap is inline, which the default window's is).
 inline void prefetch_replay_word(const SecurityAssociation* sa, uint32_t seq, CacheLevel level) {
