@@ -594,43 +594,35 @@ size_t heap_in_use() {
     return stats.heap_allocsz_bytes;
 }
 
-}  // namespace
+// One row of the table: a point's figures, and against one client with a reference.
+struct Row {
+    std::string name;  // "direction algorithm clients size mode", the --only key
+    bool upstream;
+    const char* algorithm;
+    unsigned clients;
+    const Profile* profile;
+    char mode;
+    unsigned workers;
+    bool reference;
+    Point f, one;
+};
 
-int main(int argc, char** argv) {
-    uint64_t packets = 200000;
-    std::string only;  // substring filter on "direction algorithm clients size workers"
-    for (int i = 1; i < argc; ++i) {
-        const std::string arg = argv[i];
-        if (arg == "--quick") packets = 20000;
-        else if (arg == "--packets" && i + 1 < argc) packets = std::stoull(argv[++i]);
-        else if (arg == "--only" && i + 1 < argc) only = argv[++i];
-        else {
-            std::fprintf(stderr, "usage: dataplane_bench [--quick] [--packets N] [--only 'upstream aes128gcm16 1 64 1w']\n");
-            return 2;
-        }
-    }
-    if (!test::init_eal({"-l", "0-1"}, true)) {
-        std::fprintf(stderr, "EAL init failed (hugepages reserved? run scripts/setup.sh)\n");
-        return 1;
-    }
-    const double hz = static_cast<double>(rte_get_tsc_hz());
-    const Profile profiles[] = {{"64", {64}}, {"IMIX", {64, 64, 64, 64, 64, 64, 64, 576, 576, 576, 576, 1400}},
-                                {"1400", {1400}}};
+void print_row(const Row& row, double hz, const std::vector<double>& runs);
+
+// Measures every point `only` selects, appending rows in table order (and
+// printing each as it is measured if print_rows); prints the memory line if
+// print_memory. False if a point could not be measured.
+bool measure_table(uint64_t packets, const std::string& only, bool print_rows, bool print_memory,
+                   std::vector<Row>& rows) {
+    static const Profile profiles[] = {{"64", {64}}, {"IMIX", {64, 64, 64, 64, 64, 64, 64, 576, 576, 576, 576, 1400}},
+                                       {"1400", {1400}}};
     struct Algo {
         EspCipher c;
         EspIntegrity a;
         const char* name;
     };
-    const Algo algos[] = {{EspCipher::AesGcm128, EspIntegrity::None, "aes128gcm16"},
-                          {EspCipher::AesCbc128, EspIntegrity::HmacSha1_96, "aes128-sha1"}};
-    std::printf("Data plane benchmark: TSC %.2f GHz, %" PRIu64 " packets per point; upstream = IPv4 in PPP in L2TP in "
-                "ESP in UDP 4500, downstream = plain IPv4\n", hz / 1e9, packets);
-    std::printf("Mpps and Gbps: the workers' capacity (TSC Hz / cycles per packet per core x cores); Gbps counts inner "
-                "IPv4 bytes; crypto-only: IPsec-MB alone, one core, one key; all-keys: the same with the clients' "
-                "keys in turn, prefetched as the ESP stage does; overhead: cycles/pkt - crypto-only; vs-1: cycles/pkt "
-                "against the one-client data plane's, the two taking turns\n");
-    std::printf("%-10s %-12s %7s %5s %3s %8s %8s %11s %12s %9s %9s %9s\n", "direction", "algorithm", "clients",
-                "size", "wk", "Mpps", "Gbps", "cycles/pkt", "crypto-only", "all-keys", "overhead", "vs-1");
+    static const Algo algos[] = {{EspCipher::AesGcm128, EspIntegrity::None, "aes128gcm16"},
+                                 {EspCipher::AesCbc128, EspIntegrity::HmacSha1_96, "aes128-sha1"}};
     bool ok = true;
     for (const auto& algo : algos) {
         // The one-client data plane of each mode, kept for the many-client points to take turns with.
@@ -665,7 +657,8 @@ int main(int argc, char** argv) {
                     if (mode == 'h' && !up) continue;
                     for (const auto& profile : profiles) {
                         if (!only.empty() && point_name(up, profile).find(only) == std::string::npos) continue;
-                        Point f{}, one{};
+                        Row row{point_name(up, profile), up, algo.name, clients, &profile, mode, workers,
+                                reference != nullptr, {}, {}};
                         bool measured;
                         {
                             PointRun run(lab->r, *lab->gen, mode, profile, up);
@@ -673,28 +666,17 @@ int main(int argc, char** argv) {
                             if (reference)
                                 against = std::make_unique<PointRun>(reference->r, *reference->gen, mode, profile,
                                                                      up, false);
-                            measured = run_point(run, against.get(), packets, f, one);
+                            measured = run_point(run, against.get(), packets, row.f, row.one);
                         }
                         if (!measured) {
                             ok = false;
                             continue;
                         }
-                        const double mpps = hz / f.cycles_per_packet * workers / 1e6;
-                        char all_keys[16] = "-", vs_one[16] = "-";
-                        if (f.crypto_all_keys_cycles_per_packet > 0)
-                            std::snprintf(all_keys, sizeof all_keys, "%.0f", f.crypto_all_keys_cycles_per_packet);
-                        if (reference)
-                            std::snprintf(vs_one, sizeof vs_one, "%+.1f%%",
-                                          (f.cycles_per_packet / one.cycles_per_packet - 1) * 100);
-                        std::printf("%-10s %-12s %7u %5s %3c %8.2f %8.2f %11.0f %12.0f %9s %9.0f %9s\n",
-                                    up ? "upstream" : "downstream", algo.name, clients, profile.name, mode, mpps,
-                                    mpps * avg_size(profile) * 8 / 1e3, f.cycles_per_packet,
-                                    f.crypto_cycles_per_packet, all_keys,
-                                    f.cycles_per_packet - f.crypto_cycles_per_packet, vs_one);
-                        std::fflush(stdout);
+                        rows.push_back(row);
+                        if (print_rows) print_row(row, static_cast<double>(rte_get_tsc_hz()), {});
                     }
                 }
-                if (clients == 100000 && mode == '1') {
+                if (print_memory && clients == 100000 && mode == '1') {
                     // The session table alone: entries, (SA, ids) hash, IPv4 and IPv6 LPM.
                     const size_t before_sessions = heap_in_use();
                     {
@@ -711,6 +693,87 @@ int main(int argc, char** argv) {
                 }
             }
         }
+    }
+    return ok;
+}
+
+// With several runs, `runs` holds each run's cycles per packet for the point
+// (in run order) and row is the run with the median of them.
+void print_row(const Row& row, double hz, const std::vector<double>& runs) {
+    const Point& f = row.f;
+    const double mpps = hz / f.cycles_per_packet * row.workers / 1e6;
+    char all_keys[16] = "-", vs_one[16] = "-";
+    if (f.crypto_all_keys_cycles_per_packet > 0)
+        std::snprintf(all_keys, sizeof all_keys, "%.0f", f.crypto_all_keys_cycles_per_packet);
+    if (row.reference)
+        std::snprintf(vs_one, sizeof vs_one, "%+.1f%%", (f.cycles_per_packet / row.one.cycles_per_packet - 1) * 100);
+    std::printf("%-10s %-12s %7u %5s %3c %8.2f %8.2f %11.0f %12.0f %9s %9.0f %9s", row.upstream ? "upstream" : "downstream",
+                row.algorithm, row.clients, row.profile->name, row.mode, mpps, mpps * avg_size(*row.profile) * 8 / 1e3,
+                f.cycles_per_packet, f.crypto_cycles_per_packet, all_keys, f.cycles_per_packet - f.crypto_cycles_per_packet,
+                vs_one);
+    for (size_t i = 0; i < runs.size(); ++i) std::printf("%c%.0f", i ? '/' : ' ', runs[i]);
+    std::printf("\n");
+    std::fflush(stdout);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    uint64_t packets = 200000;
+    unsigned runs = 1;
+    std::string only;  // substring filter on "direction algorithm clients size workers"
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        if (arg == "--quick") packets = 20000;
+        else if (arg == "--packets" && i + 1 < argc) packets = std::stoull(argv[++i]);
+        else if (arg == "--runs" && i + 1 < argc) runs = static_cast<unsigned>(std::stoul(argv[++i]));
+        else if (arg == "--only" && i + 1 < argc) only = argv[++i];
+        else runs = 0;
+        if (runs == 0 || runs > 99) {
+            std::fprintf(stderr, "usage: dataplane_bench [--quick] [--packets N] [--runs N (1-99)] [--only 'upstream "
+                                 "aes128gcm16 1 64 1w']\n");
+            return 2;
+        }
+    }
+    if (!test::init_eal({"-l", "0-1"}, true)) {
+        std::fprintf(stderr, "EAL init failed (hugepages reserved? run scripts/setup.sh)\n");
+        return 1;
+    }
+    const double hz = static_cast<double>(rte_get_tsc_hz());
+    std::printf("Data plane benchmark: TSC %.2f GHz, %" PRIu64 " packets per point; upstream = IPv4 in PPP in L2TP in "
+                "ESP in UDP 4500, downstream = plain IPv4\n", hz / 1e9, packets);
+    std::printf("Mpps and Gbps: the workers' capacity (TSC Hz / cycles per packet per core x cores); Gbps counts inner "
+                "IPv4 bytes; crypto-only: IPsec-MB alone, one core, one key; all-keys: the same with the clients' "
+                "keys in turn, prefetched as the ESP stage does; overhead: cycles/pkt - crypto-only; vs-1: cycles/pkt "
+                "against the one-client data plane's, the two taking turns\n");
+    if (runs > 1)
+        std::printf("%u runs of the whole table, one after the other; each row is the run with the median cycles/pkt "
+                    "of the point, and runs lists every run's, in order\n", runs);
+    std::printf("%-10s %-12s %7s %5s %3s %8s %8s %11s %12s %9s %9s %9s%s\n", "direction", "algorithm", "clients",
+                "size", "wk", "Mpps", "Gbps", "cycles/pkt", "crypto-only", "all-keys", "overhead", "vs-1",
+                runs > 1 ? " runs" : "");
+    std::fflush(stdout);
+    std::vector<std::vector<Row>> tables(runs);
+    if (runs == 1) return measure_table(packets, only, true, true, tables[0]) ? 0 : 1;
+    bool ok = true;
+    for (unsigned r = 0; r < runs; ++r) {
+        std::fprintf(stderr, "run %u of %u\n", r + 1, runs);
+        ok &= measure_table(packets, only, false, r == 0, tables[r]);
+    }
+    // Rows by point name: a point that failed in some run is shown from the runs that measured it.
+    for (const Row& first : tables[0]) {
+        std::vector<const Row*> same;
+        std::vector<double> cycles;
+        for (const auto& t : tables)
+            for (const Row& row : t)
+                if (row.name == first.name) {
+                    same.push_back(&row);
+                    cycles.push_back(row.f.cycles_per_packet);
+                }
+        std::vector<const Row*> sorted = same;
+        std::sort(sorted.begin(), sorted.end(),
+                  [](const Row* a, const Row* b) { return a->f.cycles_per_packet < b->f.cycles_per_packet; });
+        print_row(*sorted[sorted.size() / 2], hz, cycles);
     }
     return ok ? 0 : 1;
 }
