@@ -3,8 +3,9 @@
 # by scripts/bench.sh) runs end to end and its table adds up. It measures
 # nothing here (a few thousand packets a point, timings not judged): every
 # point's own checks must pass (every packet through the data plane, none
-# dropped), and each row must be consistent: cycles/pkt above IPsec-MB's
-# alone, the overhead their difference, Mpps the TSC over the cycles, a
+# dropped), and each row must be consistent: cycles/pkt and IPsec-MB's
+# alone measured, the overhead their difference (not judged: on a few
+# thousand packets either can come out ahead), Mpps the TSC over the cycles, a
 # many-client point's ratio to one client given; with --runs 3 each row must
 # be the run with the median cycles of the three it lists. Bad arguments
 # exit 2 with the usage line.
@@ -40,9 +41,9 @@ check_row() {
     local mpps=$6 cycles=$8 crypto=$9 all_keys=${10} overhead=${11} vs1=${12}
     if awk -v m="$mpps" -v c="$cycles" -v k="$crypto" -v o="$overhead" 'BEGIN {
             # Mpps x cycles/pkt is the TSC rate in MHz (times the workers): checked loosely.
-            exit !(c > 0 && k > 0 && c > k && (o - (c - k)) ^ 2 <= 1 && m * c > 500 && m * c < 10000)
+            exit !(c > 0 && k > 0 && (o - (c - k)) ^ 2 <= 1 && m * c > 500 && m * c < 10000)
         }'; then
-        pass "$name: cycles $cycles > IPsec-MB alone $crypto, overhead $overhead, $mpps Mpps"
+        pass "$name: cycles $cycles, IPsec-MB alone $crypto, overhead $overhead, $mpps Mpps"
     else
         fail "$name: inconsistent row: cycles $cycles, crypto-only $crypto, overhead $overhead, Mpps $mpps"
     fi
