@@ -138,10 +138,13 @@ void esp_decap(WorkerContext& ctx, EspBatch& batch) {
 
     IMB_MGR* imb = ctx.imb;
     unsigned inflight = 0;
+    const SecurityAssociation* promoted = nullptr;  // the last SA whose lines went on into L1
     for (uint16_t i = 0; i < n; ++i) {
         window.advance_to(i);
         if (const uint16_t j = i + kSaFirstLineAhead; level == CacheLevel::L2 && j < n && sas[j]) {
-            prefetch_line(sas[j], CacheLevel::L1);
+            const uint32_t esp_len = rte_pktmbuf_data_len(batch.mbuf[j]) - batch.esp_offset[j];
+            if (esp_len <= kShortPacketBytes) ctx.dp->sas.prefetch(sas[j], esp_len, CacheLevel::L1, promoted);
+            else prefetch_line(sas[j], CacheLevel::L1);
             const uint8_t* esp = rte_pktmbuf_mtod_offset(batch.mbuf[j], const uint8_t*, batch.esp_offset[j]);
             prefetch_replay_word(sas[j], proto::load_u32(esp + 4), CacheLevel::L1);
         }

@@ -52,10 +52,14 @@ void esp_encap(WorkerContext& ctx, EspEncapBatch& batch) {
     });
 
     unsigned inflight = 0;
+    const SecurityAssociation* promoted = nullptr;  // the last SA whose lines went on into L1
     for (uint16_t i = 0; i < batch.count; ++i) {
         window.advance_to(i);
-        if (const uint16_t j = i + kSaFirstLineAhead; level == CacheLevel::L2 && j < batch.count)
-            prefetch_line(batch.sa[j], CacheLevel::L1);
+        if (const uint16_t j = i + kSaFirstLineAhead; level == CacheLevel::L2 && j < batch.count) {
+            const uint32_t esp_len = gcm_esp_length_bound(rte_pktmbuf_data_len(batch.mbuf[j]));
+            if (esp_len <= kShortPacketBytes) ctx.dp->sas.prefetch(batch.sa[j], esp_len, CacheLevel::L1, promoted);
+            else prefetch_line(batch.sa[j], CacheLevel::L1);
+        }
         rte_mbuf* m = batch.mbuf[i];
         SecurityAssociation* sa = batch.sa[i];
         if (!gateway_known) {  // before a sequence number is spent
