@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include <intel-ipsec-mb.h>
+
 #include "common/config/config.h"
 #include "common/proto/esp.h"
 #include "dataplane/ipsec/replay_window.h"

@@ -22,8 +22,8 @@
 #include "common/config/config.h"
 #include "common/shm/contract.h"
 #include "dataplane/index_table.h"
-#include "dataplane/prefetch.h"
 #include "dataplane/packet_counters.h"
+#include "dataplane/prefetch.h"
 #include "dataplane/slot_map.h"
 
 namespace conc::dp {
