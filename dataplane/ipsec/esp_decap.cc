@@ -126,13 +126,15 @@ void esp_decap(WorkerContext& ctx, EspBatch& batch) {
     // Each SA is confirmed only when its packet's turn comes, a few packets
     // after its first line was fetched.
     for (uint16_t i = 0; i < n; ++i) sas[i] = ctx.dp->sas.inbound_candidate(spis[i]);
+    auto esp_len_of = [&](uint16_t i) -> uint32_t { return rte_pktmbuf_data_len(batch.mbuf[i]) - batch.esp_offset[i]; };
+    auto sequence_of = [&](uint16_t i) {
+        return proto::load_u32(rte_pktmbuf_mtod_offset(batch.mbuf[i], const uint8_t*, batch.esp_offset[i]) + 4);
+    };
     const SecurityAssociation* previous = nullptr;
     const CacheLevel level = burst_prefetch_level(esp_bytes, n);
     SaPrefetchWindow window(n, [&](uint16_t i) {
-        const uint8_t* esp = rte_pktmbuf_mtod_offset(batch.mbuf[i], const uint8_t*, batch.esp_offset[i]);
-        const unsigned lines =
-            ctx.dp->sas.prefetch(sas[i], rte_pktmbuf_data_len(batch.mbuf[i]) - batch.esp_offset[i], level, previous);
-        prefetch_replay_word(sas[i], proto::load_u32(esp + 4), level);
+        const unsigned lines = ctx.dp->sas.prefetch(sas[i], esp_len_of(i), level, previous);
+        prefetch_replay_word(sas[i], sequence_of(i), level);
         return sas[i] ? lines + 1 : 0;
     });
 
@@ -141,12 +143,9 @@ void esp_decap(WorkerContext& ctx, EspBatch& batch) {
     const SecurityAssociation* promoted = nullptr;  // the last SA whose lines went on into L1
     for (uint16_t i = 0; i < n; ++i) {
         window.advance_to(i);
-        if (const uint16_t j = i + kSaFirstLineAhead; level == CacheLevel::L2 && j < n && sas[j]) {
-            const uint32_t esp_len = rte_pktmbuf_data_len(batch.mbuf[j]) - batch.esp_offset[j];
-            if (esp_len <= kShortPacketBytes) ctx.dp->sas.prefetch(sas[j], esp_len, CacheLevel::L1, promoted);
-            else prefetch_line(sas[j], CacheLevel::L1);
-            const uint8_t* esp = rte_pktmbuf_mtod_offset(batch.mbuf[j], const uint8_t*, batch.esp_offset[j]);
-            prefetch_replay_word(sas[j], proto::load_u32(esp + 4), CacheLevel::L1);
+        if (const uint16_t j = i + kSaFirstLineAhead; level == CacheLevel::L2 && j < n) {
+            ctx.dp->sas.promote_to_l1(sas[j], esp_len_of(j), promoted);
+            prefetch_replay_word(sas[j], sequence_of(j), CacheLevel::L1);
         }
         rte_mbuf* m = batch.mbuf[i];
         SecurityAssociation* sa = ctx.dp->sas.resolve_inbound(sas[i], spis[i]);

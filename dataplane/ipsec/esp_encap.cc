@@ -45,21 +45,18 @@ void esp_encap(WorkerContext& ctx, EspEncapBatch& batch) {
     uint32_t bytes = 0;
     for (uint16_t i = 0; i < batch.count; ++i) bytes += rte_pktmbuf_data_len(batch.mbuf[i]);
     const CacheLevel level = burst_prefetch_level(bytes, batch.count);
+    auto esp_len_bound = [&](uint16_t i) { return gcm_esp_length_bound(rte_pktmbuf_data_len(batch.mbuf[i])); };
     const SecurityAssociation* previous = nullptr;
     SaPrefetchWindow window(batch.count, [&](uint16_t i) {
-        return ctx.dp->sas.prefetch(batch.sa[i], gcm_esp_length_bound(rte_pktmbuf_data_len(batch.mbuf[i])), level,
-                                    previous);
+        return ctx.dp->sas.prefetch(batch.sa[i], esp_len_bound(i), level, previous);
     });
 
     unsigned inflight = 0;
     const SecurityAssociation* promoted = nullptr;  // the last SA whose lines went on into L1
     for (uint16_t i = 0; i < batch.count; ++i) {
         window.advance_to(i);
-        if (const uint16_t j = i + kSaFirstLineAhead; level == CacheLevel::L2 && j < batch.count) {
-            const uint32_t esp_len = gcm_esp_length_bound(rte_pktmbuf_data_len(batch.mbuf[j]));
-            if (esp_len <= kShortPacketBytes) ctx.dp->sas.prefetch(batch.sa[j], esp_len, CacheLevel::L1, promoted);
-            else prefetch_line(batch.sa[j], CacheLevel::L1);
-        }
+        if (const uint16_t j = i + kSaFirstLineAhead; level == CacheLevel::L2 && j < batch.count)
+            ctx.dp->sas.promote_to_l1(batch.sa[j], esp_len_bound(j), promoted);
         rte_mbuf* m = batch.mbuf[i];
         SecurityAssociation* sa = batch.sa[i];
         if (!gateway_known) {  // before a sequence number is spent

@@ -71,6 +71,14 @@ public:
                       const SecurityAssociation*& previous) const {
         return sa ? prefetch_security_association(sa, key_shape(sa), esp_len, level, previous) : 0;
     }
+    // In a burst prefetched into L2, kSaFirstLineAhead packets before its
+    // turn: what a packet of esp_len bytes on sa reads first goes on into L1,
+    // all of a short packet's lines, a long one's first (nullptr does nothing).
+    void promote_to_l1(const SecurityAssociation* sa, uint32_t esp_len, const SecurityAssociation*& promoted) const {
+        if (!sa) return;
+        if (esp_len <= kShortPacketBytes) prefetch(sa, esp_len, CacheLevel::L1, promoted);
+        else prefetch_line(sa, CacheLevel::L1);
+    }
     // The key lines of the SA last installed in sa's slot (none if there was none).
     SaKeyShape key_shape(const SecurityAssociation* sa) const {
         const uint8_t bits = std::atomic_ref<uint8_t>(key_shapes_[index_of(sa)]).load(std::memory_order_relaxed);

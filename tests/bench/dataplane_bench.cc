@@ -707,10 +707,10 @@ void print_row(const Row& row, double hz, const std::vector<double>& runs) {
         std::snprintf(all_keys, sizeof all_keys, "%.0f", f.crypto_all_keys_cycles_per_packet);
     if (row.reference)
         std::snprintf(vs_one, sizeof vs_one, "%+.1f%%", (f.cycles_per_packet / row.one.cycles_per_packet - 1) * 100);
-    std::printf("%-10s %-12s %7u %5s %3c %8.2f %8.2f %11.0f %12.0f %9s %9.0f %9s", row.upstream ? "upstream" : "downstream",
-                row.algorithm, row.clients, row.profile->name, row.mode, mpps, mpps * avg_size(*row.profile) * 8 / 1e3,
-                f.cycles_per_packet, f.crypto_cycles_per_packet, all_keys, f.cycles_per_packet - f.crypto_cycles_per_packet,
-                vs_one);
+    std::printf("%-10s %-12s %7u %5s %3c %8.2f %8.2f %11.0f %12.0f %9s %9.0f %9s",
+                row.upstream ? "upstream" : "downstream", row.algorithm, row.clients, row.profile->name, row.mode, mpps,
+                mpps * avg_size(*row.profile) * 8 / 1e3, f.cycles_per_packet, f.crypto_cycles_per_packet, all_keys,
+                f.cycles_per_packet - f.crypto_cycles_per_packet, vs_one);
     for (size_t i = 0; i < runs.size(); ++i) std::printf("%c%.0f", i ? '/' : ' ', runs[i]);
     std::printf("\n");
     std::fflush(stdout);
@@ -760,20 +760,19 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "run %u of %u\n", r + 1, runs);
         ok &= measure_table(packets, only, false, r == 0, tables[r]);
     }
-    // Rows by point name: a point that failed in some run is shown from the runs that measured it.
+    // The first run's points, each from the runs that measured it (a point may fail in one).
     for (const Row& first : tables[0]) {
         std::vector<const Row*> same;
-        std::vector<double> cycles;
+        std::vector<double> cycles;  // in run order
         for (const auto& t : tables)
             for (const Row& row : t)
                 if (row.name == first.name) {
                     same.push_back(&row);
                     cycles.push_back(row.f.cycles_per_packet);
                 }
-        std::vector<const Row*> sorted = same;
-        std::sort(sorted.begin(), sorted.end(),
+        std::sort(same.begin(), same.end(),
                   [](const Row* a, const Row* b) { return a->f.cycles_per_packet < b->f.cycles_per_packet; });
-        print_row(*sorted[sorted.size() / 2], hz, cycles);
+        print_row(*same[same.size() / 2], hz, cycles);
     }
     return ok ? 0 : 1;
 }
