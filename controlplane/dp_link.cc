@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstring>
 #include <thread>
+#include <utility>
 
 #include <rte_memzone.h>
 
@@ -40,12 +41,18 @@ bool DataplaneLink::alive() const {
 bool DataplaneLink::claim(int32_t& holder) {
     int32_t expected = 0;
     const int32_t self = getpid();
-    if (state_->controlplane_pid.compare_exchange_strong(expected, self)) return claimed_ = true;
+    bool won = state_->controlplane_pid.compare_exchange_strong(expected, self);
     // A holder that died without releasing (SIGKILL) is replaced.
-    if (kill(expected, 0) != 0 && errno == ESRCH && state_->controlplane_pid.compare_exchange_strong(expected, self))
-        return claimed_ = true;
-    holder = expected;
-    return false;
+    if (!won && kill(expected, 0) != 0 && errno == ESRCH)
+        won = state_->controlplane_pid.compare_exchange_strong(expected, self);
+    if (!won) {
+        holder = expected;
+        return false;
+    }
+    // What is in the ack ring now answers a predecessor's commands.
+    shm::CommandAck unused;
+    sort_acks(0, unused);
+    return claimed_ = true;
 }
 
 void DataplaneLink::release() {
@@ -58,23 +65,67 @@ void DataplaneLink::release() {
         for (unsigned i = 0; i < n; ++i) free_frame(left[i]);
 }
 
-std::optional<shm::CommandAck> DataplaneLink::execute(shm::Command command, int timeout_ms) {
+const char* outcome_name(CommandResult::Outcome o) {
+    switch (o) {
+        case CommandResult::Outcome::Acked: return "acked";
+        case CommandResult::Outcome::NotQueued: return "not queued (command ring full)";
+        case CommandResult::Outcome::Unanswered: return "no answer in time (the data plane may still apply it)";
+        case CommandResult::Outcome::DataplaneGone: return "the data plane went away";
+    }
+    return "?";
+}
+
+bool DataplaneLink::sort_acks(uint32_t sequence, shm::CommandAck& found) {
+    bool got = false;
+    for (shm::CommandAck ack; rte_ring_dequeue_elem(acks_, &ack, sizeof ack) == 0;) {
+        if (sequence != 0 && ack.sequence == sequence) {
+            found = ack;
+            got = true;
+        } else if (unanswered_.erase(ack.sequence)) {
+            late_acks_.push_back(ack);
+        } else {
+            ++stale_acks_;
+        }
+    }
+    return got;
+}
+
+CommandResult DataplaneLink::execute(shm::Command command, int timeout_ms) {
+    CommandResult result;
     command.version = shm::kContractVersion;
-    command.sequence = next_sequence_++;
+    do command.sequence = state_->next_command_sequence.fetch_add(1);
+    while (command.sequence == 0);  // 0 means none (sort_acks)
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     while (rte_ring_enqueue_elem(commands_, &command, sizeof command) != 0) {
-        if (std::chrono::steady_clock::now() > deadline) return std::nullopt;
+        if (std::chrono::steady_clock::now() > deadline) return result;
         std::this_thread::sleep_for(std::chrono::microseconds(100));
     }
-    shm::CommandAck ack;
-    while (std::chrono::steady_clock::now() <= deadline) {
-        if (rte_ring_dequeue_elem(acks_, &ack, sizeof ack) == 0) {
-            if (ack.sequence == command.sequence) return ack;
-            continue;  // an ack for a command of an earlier control plane
+    result.sequence = command.sequence;
+    for (unsigned round = 0;; ++round) {
+        if (sort_acks(command.sequence, result.ack)) {
+            result.outcome = CommandResult::Outcome::Acked;
+            return result;
+        }
+        if (round % 64 == 63 && !alive()) {  // every few milliseconds
+            result.outcome = CommandResult::Outcome::DataplaneGone;
+            break;
+        }
+        if (std::chrono::steady_clock::now() > deadline) {
+            result.outcome = CommandResult::Outcome::Unanswered;
+            break;
         }
         std::this_thread::sleep_for(std::chrono::microseconds(100));
     }
-    return std::nullopt;
+    // Its ack may still come: kept for take_late_acks(), within what the ack ring can hold.
+    if (unanswered_.size() >= shm::kAckRingSize) unanswered_.erase(unanswered_.begin());
+    unanswered_.insert(command.sequence);
+    return result;
+}
+
+std::vector<shm::CommandAck> DataplaneLink::take_late_acks() {
+    shm::CommandAck unused;
+    sort_acks(0, unused);
+    return std::exchange(late_acks_, {});
 }
 
 unsigned DataplaneLink::receive_punts(rte_mbuf** out, unsigned max) {

@@ -8,8 +8,10 @@
 // per-lcore mempool caches.
 #pragma once
 
-#include <optional>
+#include <cstdint>
+#include <set>
 #include <string>
+#include <vector>
 
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
@@ -19,18 +21,42 @@
 
 namespace conc::cp {
 
+// What became of a command (DataplaneLink::execute).
+struct CommandResult {
+    enum class Outcome : uint8_t {
+        Acked,          // ack is the data plane's answer
+        NotQueued,      // the command ring stayed full: nothing was sent
+        Unanswered,     // sent, no ack in time: the data plane may still apply it,
+                        // and its ack then comes out of take_late_acks()
+        DataplaneGone,  // the data plane went away while it waited (an ack
+                        // that comes after all is a late one, as for Unanswered)
+    };
+    Outcome outcome = Outcome::NotQueued;
+    uint32_t sequence = 0;  // the command's (0 if not queued)
+    shm::CommandAck ack{};
+};
+const char* outcome_name(CommandResult::Outcome o);
+
 class DataplaneLink {
 public:
     // Empty on success, else what is missing.
     std::string attach(const shm::Names& names);
     // The data plane still runs and is ready.
     bool alive() const;
-    // Claims the punt ring: false (with the pid) if another live control plane has it.
+    // Claims the punt ring: false (with the pid) if another live control
+    // plane has it. The acks a predecessor left unread are discarded (stale_acks).
     bool claim(int32_t& holder);
     void release();
 
-    // Sends a command and waits up to timeout_ms for its ack.
-    std::optional<shm::CommandAck> execute(shm::Command command, int timeout_ms = 2000);
+    // Sends a command under a sequence number unique for the data plane's
+    // life (SharedState::next_command_sequence) and waits up to timeout_ms for
+    // the ack that carries it. Acks for commands that timed out earlier are
+    // kept for take_late_acks(); any other ack is stale and only counted.
+    CommandResult execute(shm::Command command, int timeout_ms = 2000);
+    // The acks that came after their commands had been given up on (Unanswered), oldest first.
+    std::vector<shm::CommandAck> take_late_acks();
+    // Acks that belonged to no command of this control plane (a predecessor's).
+    uint64_t stale_acks() const { return stale_acks_; }
 
     unsigned receive_punts(rte_mbuf** out, unsigned max);
     static void free_frame(rte_mbuf* m);
@@ -42,6 +68,9 @@ public:
     const shm::PublishedSession& session(uint32_t index) const { return sessions_[index]; }
 
 private:
+    // Dequeues every ack waiting; the one for `sequence` (if any) goes to found.
+    bool sort_acks(uint32_t sequence, shm::CommandAck& found);
+
     shm::SharedState* state_ = nullptr;
     const shm::PublishedSa* sas_ = nullptr;
     const shm::PublishedSession* sessions_ = nullptr;
@@ -50,8 +79,10 @@ private:
     rte_ring* punts_ = nullptr;
     rte_ring* injects_ = nullptr;
     rte_mempool* pool_ = nullptr;
-    uint32_t next_sequence_ = 1;
     bool claimed_ = false;
+    std::set<uint32_t> unanswered_;  // sequences given up on, at most kAckRingSize
+    std::vector<shm::CommandAck> late_acks_;
+    uint64_t stale_acks_ = 0;
 };
 
 }  // namespace conc::cp

@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -96,6 +97,20 @@ public:
         return true;
     }
 
+    // What became of commands given up on: logged, so that the operator
+    // knows an entry went in (or did not) after all.
+    void handle_late_acks() {
+        for (const shm::CommandAck& ack : dp_.take_late_acks()) {
+            ++counters_.command_acks_late;
+            const auto it = unanswered_.find(ack.sequence);
+            const std::string what = it == unanswered_.end() ? "command" : it->second;
+            if (it != unanswered_.end()) unanswered_.erase(it);
+            std::fprintf(stderr, "concentrator-cp: %s: late answer to command %u: %s (index %u)%s%.*s\n", what.c_str(),
+                         ack.sequence, shm::command_status_name(ack.status), ack.index, ack.reason[0] ? ": " : "",
+                         static_cast<int>(sizeof ack.reason), ack.reason);
+        }
+    }
+
     void handle_punts() {
         rte_mbuf* frames[64];
         const unsigned n = dp_.receive_punts(frames, 64);
@@ -112,7 +127,10 @@ public:
         std::string reply;
         if (*command == "show sessions") reply = cp::mgmt::show_sessions(dp_, json);
         else if (*command == "show sas") reply = cp::mgmt::show_sas(dp_, json);
-        else if (*command == "show stats") reply = cp::mgmt::show_stats(dp_, counters_, json);
+        else if (*command == "show stats") {
+            counters_.command_acks_stale = dp_.stale_acks();
+            reply = cp::mgmt::show_stats(dp_, counters_, json);
+        }
         else
             return "{\"error\": \"unknown command \\\"" + cp::mgmt::json_escape(*command) +
                    "\\\" (show sessions, show sas, show stats)\"}";
@@ -122,19 +140,25 @@ public:
 private:
     std::optional<uint32_t> execute(const shm::Command& c, const std::string& what) {
         ++counters_.commands_sent;
-        const auto ack = dp_.execute(c);
-        if (!ack) {
+        const cp::CommandResult r = dp_.execute(c);
+        if (r.outcome != cp::CommandResult::Outcome::Acked) {
             ++counters_.commands_failed;
-            std::fprintf(stderr, "concentrator-cp: %s: the data plane did not answer\n", what.c_str());
+            if (r.outcome == cp::CommandResult::Outcome::Unanswered) {
+                ++counters_.commands_unanswered;
+                unanswered_[r.sequence] = what;
+            }
+            std::fprintf(stderr, "concentrator-cp: %s: command %u: %s\n", what.c_str(), r.sequence,
+                         cp::outcome_name(r.outcome));
             return std::nullopt;
         }
-        if (ack->status != shm::CommandStatus::Ok) {
+        const shm::CommandAck& ack = r.ack;
+        if (ack.status != shm::CommandStatus::Ok) {
             ++counters_.commands_failed;
-            std::fprintf(stderr, "concentrator-cp: %s: %s: %.*s\n", what.c_str(), shm::command_status_name(ack->status),
-                         static_cast<int>(sizeof ack->reason), ack->reason);
+            std::fprintf(stderr, "concentrator-cp: %s: %s: %.*s\n", what.c_str(), shm::command_status_name(ack.status),
+                         static_cast<int>(sizeof ack.reason), ack.reason);
             return std::nullopt;
         }
-        return ack->index;
+        return ack.index;
     }
 
     void handle_punt(rte_mbuf* m) {
@@ -170,6 +194,7 @@ private:
     const config::Config& cfg_;
     cp::DataplaneLink& dp_;
     cp::mgmt::ControlCounters counters_;
+    std::map<uint32_t, std::string> unanswered_;  // sequence -> what, until its ack turns up
 };
 
 }  // namespace
@@ -250,6 +275,7 @@ int main(int argc, char** argv) {
         std::fflush(stdout);
         while (!g_stop) {
             control.handle_punts();
+            control.handle_late_acks();
             server.poll(1, [&](std::string_view line) { return control.handle_request(line); });
             if (!dp.alive()) {
                 std::fprintf(stderr, "concentrator-cp: the data plane went away, exiting\n");

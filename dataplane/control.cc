@@ -156,6 +156,7 @@ std::string control_create(Dataplane& dp, const std::string& suffix, unsigned wo
     s.max_sas = cfg.max_sas;
     s.max_sessions = cfg.max_sessions;
     s.worker_count = workers;
+    s.next_command_sequence.store(1);
     for (unsigned i = 0; i < workers; ++i) s.worker_lcore[i] = cfg.worker_lcores[i];
     return {};
 }

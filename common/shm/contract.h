@@ -6,7 +6,9 @@
 //
 //   command ring  cp -> dp  Command by value     add/delete SA, add/delete/update session
 //   ack ring      dp -> cp  CommandAck by value  one per command, same sequence; a
-//                                                command waits until its ack has room
+//                                                command waits until its ack has room;
+//                                                sequences are unique for the data
+//                                                plane's life (SharedState)
 //   punt ring     dp -> cp  mbuf                 PuntHeader + IKE / L2TP control / PPP control
 //   inject ring   cp -> dp  mbuf                 InjectHeader + what to send (an intent)
 //   state zone    dp -> cp  SharedState          liveness, published counters
@@ -28,7 +30,7 @@
 
 namespace conc::shm {
 
-inline constexpr uint32_t kContractVersion = 4;
+inline constexpr uint32_t kContractVersion = 5;
 inline constexpr uint64_t kStateMagic = 0x434f4e435f535431ull;  // "CONC_ST1"
 
 // Object names. One data plane per EAL --file-prefix; tests that run several
@@ -203,7 +205,9 @@ struct alignas(64) SharedState {
     uint64_t started_unix;      // seconds; tells a restarted data plane apart
     uint32_t max_sas, max_sessions;
     uint32_t worker_count;
-    uint32_t reserved;
+    // Control planes number their commands from here (fetch_add), so that a
+    // restarted one never reuses a sequence whose ack a predecessor left behind.
+    std::atomic<uint32_t> next_command_sequence;
     std::atomic<uint32_t> sa_high_water;       // entries [0, high water) may be in use
     std::atomic<uint32_t> session_high_water;
     std::atomic<int32_t> controlplane_pid;     // 0 = none: punts are counted and dropped

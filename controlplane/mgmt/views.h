@@ -19,7 +19,10 @@ namespace conc::cp::mgmt {
     X(lcp_echo_replies)          /* answered LCP Echo-Requests */             \
     X(inject_failures)           /* intents that found no mbuf or no room */  \
     X(commands_sent)                                                          \
-    X(commands_failed)           /* nacked or unanswered */
+    X(commands_failed)           /* nacked, unanswered or not sent */         \
+    X(commands_unanswered)       /* no ack in time: outcome unknown then */   \
+    X(command_acks_late)         /* acks that came after all (logged) */      \
+    X(command_acks_stale)        /* acks a previous control plane left */
 
 struct ControlCounters {
 #define CONC_DECLARE_COUNTER(name) uint64_t name = 0;

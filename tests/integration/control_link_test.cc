@@ -2,15 +2,22 @@
 // concentrator-cp drives them: a client's session and SAs taken away and put
 // back by commands while its traffic stops and starts again, each command
 // answered by one ack with its sequence and the reason for a refusal; and no
-// ack is ever lost when the control plane stops reading them.
+// ack is ever lost when the control plane stops reading them. Then the
+// control plane's end (cp::DataplaneLink) against it: a control plane takes
+// only its own acks, never one a predecessor left, and learns what became
+// of a command it stopped waiting for.
 #include <cppunit/extensions/HelperMacros.h>
 
+#include <chrono>
 #include <cstring>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/proto/l2tp.h"
 #include "common/shm/messages.h"
+#include "controlplane/dp_link.h"
 #include "dataplane/control.h"
 #include "tests/support/client_lab.h"
 
@@ -52,12 +59,41 @@ shm::Command add_sa(const config::StaticSa& sa) {
 
 std::string reason(const shm::CommandAck& a) { return std::string(a.reason); }
 
+// The data plane's main lcore, as concentrator-dp runs it: a control pass
+// every 100 us on its own thread, held off while the test holds `hold`.
+class MainLcore {
+public:
+    explicit MainLcore(RingDataplane& r)
+        : thread_([this, &r] {
+              while (!stop_.load()) {
+                  {
+                      std::lock_guard<std::mutex> lock(hold);
+                      r.control_pass();
+                  }
+                  std::this_thread::sleep_for(std::chrono::microseconds(100));
+              }
+          }) {}
+    ~MainLcore() {
+        stop_.store(true);
+        thread_.join();
+    }
+    std::mutex hold;
+
+private:
+    std::atomic<bool> stop_{false};
+    std::thread thread_;
+};
+
+cp::CommandResult::Outcome outcome(const cp::CommandResult& r) { return r.outcome; }
+
 }  // namespace
 
 class ControlLinkTest : public CppUnit::TestFixture {
     CPPUNIT_TEST_SUITE(ControlLinkTest);
     CPPUNIT_TEST(sessions_and_sas_come_and_go_by_command);
     CPPUNIT_TEST(commands_wait_while_the_ack_ring_is_full);
+    CPPUNIT_TEST(a_control_plane_takes_only_its_own_acks);
+    CPPUNIT_TEST(a_command_given_up_on_is_answered_later);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -170,6 +206,124 @@ public:
         r.control_pass();
         check(take_acks(r), 5, 15);
         CPPUNIT_ASSERT_EQUAL(0u, rte_ring_count(r.dataplane().control.commands));
+    }
+
+    void a_control_plane_takes_only_its_own_acks() {
+        ClientLab lab;
+        lab.add_client({});
+        CPPUNIT_ASSERT_EQUAL(std::string(), lab.start());
+        RingDataplane& r = lab.ring();
+        const uint32_t session = lab.session_index(0);
+        shm::SharedState& state = *r.dataplane().control.state;
+        r.control_pass();  // ready (the state's magic set)
+
+        // A control plane that was killed left two acks unread, numbered as a
+        // restarted one numbering from 1 again would number its first commands.
+        const uint32_t first = state.next_command_sequence.load();
+        CPPUNIT_ASSERT(first >= 1);
+        shm::CommandAck left{};
+        left.status = shm::CommandStatus::Duplicate;
+        left.index = 4242;
+        for (uint32_t sequence : {first, first + 1}) {
+            left.sequence = sequence;
+            CPPUNIT_ASSERT_EQUAL(0, rte_ring_enqueue_elem(r.dataplane().control.acks, &left, sizeof left));
+        }
+        MainLcore main_lcore(r);
+        uint32_t previous = 0;
+        for (int incarnation = 0; incarnation < 2; ++incarnation) {
+            cp::DataplaneLink link;
+            CPPUNIT_ASSERT_EQUAL(std::string(), link.attach(r.dataplane().control.names));
+            CPPUNIT_ASSERT(link.alive());
+            int32_t holder = 0;
+            CPPUNIT_ASSERT(link.claim(holder));
+            CPPUNIT_ASSERT_EQUAL(uint64_t{incarnation == 0 ? 2u : 0u}, link.stale_acks());
+            // And a command of the predecessor's still in the command ring is
+            // applied after this one attached: its ack is not taken for ours.
+            {
+                std::lock_guard<std::mutex> lock(main_lcore.hold);
+                send(r, command_by_index(shm::CommandType::DeleteSession, 999999), first + 1);
+            }
+            const cp::CommandResult got = link.execute(command_by_index(shm::CommandType::DeleteSa, 999999));
+            CPPUNIT_ASSERT_EQUAL(cp::CommandResult::Outcome::Acked, outcome(got));
+            CPPUNIT_ASSERT(got.sequence > previous && got.sequence >= first);
+            CPPUNIT_ASSERT_EQUAL(got.sequence, got.ack.sequence);
+            CPPUNIT_ASSERT_EQUAL(shm::CommandStatus::NoSuchEntry, got.ack.status);
+            CPPUNIT_ASSERT_EQUAL(uint64_t{incarnation == 0 ? 3u : 1u}, link.stale_acks());
+            previous = got.sequence;
+            const cp::CommandResult again = link.execute(command_by_index(shm::CommandType::DeleteSession, session));
+            CPPUNIT_ASSERT_EQUAL(cp::CommandResult::Outcome::Acked, outcome(again));
+            CPPUNIT_ASSERT_EQUAL(again.sequence, got.sequence + 1);
+            CPPUNIT_ASSERT_EQUAL(incarnation == 0 ? shm::CommandStatus::Ok : shm::CommandStatus::NoSuchEntry,
+                                 again.ack.status);
+            CPPUNIT_ASSERT(link.take_late_acks().empty());
+            previous = again.sequence;
+            link.release();
+        }
+        CPPUNIT_ASSERT_EQUAL(previous + 1, state.next_command_sequence.load());
+    }
+
+    void a_command_given_up_on_is_answered_later() {
+        ClientLab lab;
+        lab.add_client({});
+        CPPUNIT_ASSERT_EQUAL(std::string(), lab.start());
+        RingDataplane& r = lab.ring();
+        const uint32_t session = lab.session_index(0);
+        r.control_pass();
+        MainLcore main_lcore(r);
+        cp::DataplaneLink link;
+        CPPUNIT_ASSERT_EQUAL(std::string(), link.attach(r.dataplane().control.names));
+        int32_t holder = 0;
+        CPPUNIT_ASSERT(link.claim(holder));
+
+        cp::CommandResult late, gone;
+        {
+            // The main lcore busy: the command waits in the ring past the timeout.
+            std::lock_guard<std::mutex> lock(main_lcore.hold);
+            late = link.execute(command_by_index(shm::CommandType::DeleteSession, session), 20);
+            CPPUNIT_ASSERT_EQUAL(cp::CommandResult::Outcome::Unanswered, outcome(late));
+            CPPUNIT_ASSERT(late.sequence != 0);
+            CPPUNIT_ASSERT(link.take_late_acks().empty());
+
+            // A data plane that goes away ends the wait at once, not at the timeout.
+            shm::SharedState& state = *r.dataplane().control.state;
+            state.magic = 0;
+            const auto start = std::chrono::steady_clock::now();
+            gone = link.execute(command_by_index(shm::CommandType::DeleteSession, 999999), 5000);
+            CPPUNIT_ASSERT_EQUAL(cp::CommandResult::Outcome::DataplaneGone, outcome(gone));
+            CPPUNIT_ASSERT(std::chrono::steady_clock::now() - start < std::chrono::seconds(2));
+            state.magic = shm::kStateMagic;
+
+            // A full command ring: nothing is sent, and nothing numbered.
+            rte_ring* commands = r.dataplane().control.commands;
+            shm::Command filler = command_by_index(shm::CommandType::DeleteSession, 999999);
+            filler.sequence = 0;
+            while (rte_ring_enqueue_elem(commands, &filler, sizeof filler) == 0) {}
+            const cp::CommandResult refused = link.execute(command_by_index(shm::CommandType::DeleteSession, 1), 10);
+            CPPUNIT_ASSERT_EQUAL(cp::CommandResult::Outcome::NotQueued, outcome(refused));
+            CPPUNIT_ASSERT_EQUAL(0u, refused.sequence);
+            // Only the two commands sent stay, in their order: the fillers go.
+            shm::Command sent[2];
+            for (shm::Command& c : sent) CPPUNIT_ASSERT_EQUAL(0, rte_ring_dequeue_elem(commands, &c, sizeof c));
+            for (shm::Command c; rte_ring_dequeue_elem(commands, &c, sizeof c) == 0;) CPPUNIT_ASSERT_EQUAL(0u, c.sequence);
+            for (shm::Command& c : sent) CPPUNIT_ASSERT_EQUAL(0, rte_ring_enqueue_elem(commands, &c, sizeof c));
+            CPPUNIT_ASSERT_EQUAL(late.sequence, sent[0].sequence);
+            CPPUNIT_ASSERT_EQUAL(gone.sequence, sent[1].sequence);
+        }
+        // The next command's wait also collects the late answer.
+        const cp::CommandResult next = link.execute(command_by_index(shm::CommandType::DeleteSession, session));
+        CPPUNIT_ASSERT_EQUAL(cp::CommandResult::Outcome::Acked, outcome(next));
+        CPPUNIT_ASSERT_EQUAL(shm::CommandStatus::NoSuchEntry, next.ack.status);  // deleted by the late one
+        // Both commands it stopped waiting for were answered after all, in order.
+        const std::vector<shm::CommandAck> answers = link.take_late_acks();
+        CPPUNIT_ASSERT_EQUAL(size_t{2}, answers.size());
+        CPPUNIT_ASSERT_EQUAL(late.sequence, answers[0].sequence);
+        CPPUNIT_ASSERT_EQUAL(shm::CommandStatus::Ok, answers[0].status);
+        CPPUNIT_ASSERT_EQUAL(session, answers[0].index);
+        CPPUNIT_ASSERT_EQUAL(gone.sequence, answers[1].sequence);
+        CPPUNIT_ASSERT_EQUAL(shm::CommandStatus::NoSuchEntry, answers[1].status);
+        CPPUNIT_ASSERT_EQUAL(uint64_t{0}, link.stale_acks());
+        CPPUNIT_ASSERT(link.take_late_acks().empty());
+        link.release();
     }
 };
 
