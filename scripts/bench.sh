@@ -4,7 +4,8 @@
 # prints Mpps, Gbps and cycles per packet beside IPsec-MB's own cost for the same
 # work (with one key and with the clients' keys) and, for many clients, the ratio to
 # the one-client data plane measured in alternating turns. Arguments go to dataplane_bench (--quick, --packets N, --only 'upstream
-# aes128gcm16 1 64 1w'; modes 1w and 2w workers, hw hand-off, ew the ESP stage alone; --runs N
+# aes128gcm16 1 64 1w'; modes 1w and 2w workers, hw hand-off, ew the ESP stage alone, with
+# 100k clients only when --only names 100000; --runs N
 # measures the table N times and shows each point's median run beside every run's cycles).
 # Keep the machine otherwise idle while it runs.
 set -eu
