@@ -4,6 +4,7 @@
 // frames (counted per kind and handed to the protocol hooks: so far LCP
 // Echo), sends intents, and serves concentratorctl on the management socket.
 // Killing it does not disturb forwarding; starting it again re-attaches.
+#include <arpa/inet.h>
 #include <getopt.h>
 #include <signal.h>
 #include <unistd.h>
@@ -172,12 +173,47 @@ private:
             case shm::PuntKind::Ike: ++counters_.punts_ike; break;          // IKEv1: the next issue
             case shm::PuntKind::IkeNatT: ++counters_.punts_ike_natt; break;
             case shm::PuntKind::L2tpControl: ++counters_.punts_l2tp_control; break;
+            case shm::PuntKind::PeerMoved: move_peer(h); break;
             case shm::PuntKind::PppControl:
                 ++counters_.punts_ppp_control;
                 if (h.ppp_protocol == cp::ppp::kLcpProtocol) answer_lcp_echo(h, payload);
                 break;
             default: ++counters_.punts_bad_header;
         }
+    }
+
+    // A NAT gave a client a new public address or port (RFC 3947/3948), and
+    // the data plane saw an authenticated packet from there: both SAs of the
+    // pair follow, so that downstream goes where the client is now.
+    void move_peer(const shm::PuntHeader& h) {
+        ++counters_.punts_peer_moved;
+        const shm::SharedState& state = dp_.state();
+        if (h.sa_index >= state.max_sas || !dp_.sa(h.sa_index).in_use || !dp_.sa(h.sa_index).udp_encap)
+            return void(++counters_.peer_move_failures);
+        // The outbound SA: the session's the punt names, else any session's on this SA.
+        uint32_t sa_out = shm::kNoIndex;
+        auto bound = [&](uint32_t i) { return dp_.session(i).in_use && dp_.session(i).sa_in == h.sa_index; };
+        if (h.session_index < state.max_sessions && bound(h.session_index)) sa_out = dp_.session(h.session_index).sa_out;
+        for (uint32_t i = 0; sa_out == shm::kNoIndex && i < state.session_high_water; ++i)
+            if (bound(i)) sa_out = dp_.session(i).sa_out;
+        const shm::PublishedSa& in = dp_.sa(h.sa_index);
+        const std::string from = config::format_ipv4(in.peer_address) + ":" + std::to_string(in.peer_port);
+        shm::Command c{};
+        c.type = shm::CommandType::UpdateSaPeer;
+        c.peer = {ntohl(h.outer_source), ntohs(h.outer_source_port), 0};
+        const std::string to = config::format_ipv4(c.peer.address) + ":" + std::to_string(c.peer.port);
+        for (uint32_t index : {h.sa_index, sa_out}) {
+            if (index == shm::kNoIndex) continue;
+            c.index = index;
+            if (!execute(c, "SA " + shm::name_of(dp_.sa(index).name) + ": moving its peer to " + to))
+                return void(++counters_.peer_move_failures);
+        }
+        ++counters_.peer_moves;
+        std::printf("concentrator-cp: SA %s%s: peer moved from %s to %s (NAT mapping changed)\n",
+                    shm::name_of(in.name).c_str(),
+                    sa_out == shm::kNoIndex ? "" : (" and " + shm::name_of(dp_.sa(sa_out).name)).c_str(), from.c_str(),
+                    to.c_str());
+        std::fflush(stdout);
     }
 
     void answer_lcp_echo(const shm::PuntHeader& h, const uint8_t* lcp) {

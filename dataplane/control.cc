@@ -61,9 +61,10 @@ void publish_sa(Dataplane& dp, uint32_t index) {
     p.integrity = static_cast<uint8_t>(sa.integrity);
     p.udp_encap = sa.udp_encap;
     p.local_address = ntohl(sa.local_address);
-    p.peer_address = ntohl(sa.peer_address);
+    const SecurityAssociation::PeerEndpoint peer = sa.peer();
+    p.peer_address = ntohl(peer.address);
     p.local_port = ntohs(sa.local_port);
-    p.peer_port = ntohs(sa.peer_port);
+    p.peer_port = ntohs(peer.port);
     p.sessions = dp.sas.users(index);
     std::memcpy(p.name, sa.name, sizeof p.name);
     p.name[sizeof p.name - 1] = 0;
@@ -230,6 +231,25 @@ shm::CommandStatus install_session(Dataplane& dp, const config::StaticSession& s
     return status;
 }
 
+shm::CommandStatus update_sa_peer(Dataplane& dp, uint32_t index, const shm::SaPeer& peer, const char** why) {
+    if (!dp.sas.valid(index)) {
+        *why = "no SA at this index";
+        return shm::CommandStatus::NoSuchEntry;
+    }
+    SecurityAssociation& sa = dp.sas.at(index);
+    if (!sa.udp_encap) {
+        *why = "only a UDP-encapsulated (NAT-T) SA's peer moves";
+        return shm::CommandStatus::BadCommand;
+    }
+    if (peer.address == 0 || peer.port == 0) {
+        *why = "the new peer address and port must not be 0";
+        return shm::CommandStatus::BadCommand;
+    }
+    sa.set_peer(htonl(peer.address), htons(peer.port));
+    publish_sa(dp, index);
+    return shm::CommandStatus::Ok;
+}
+
 shm::CommandStatus remove_sa(Dataplane& dp, uint32_t index, const char** why) {
     const shm::CommandStatus status = dp.sas.remove(index, why);
     if (status == shm::CommandStatus::Ok) publish_sa(dp, index);
@@ -297,6 +317,7 @@ shm::CommandAck apply_command(Dataplane& dp, const shm::Command& command) {
                 break;
             }
             case shm::CommandType::DeleteSession: status = remove_session(dp, index, &why); break;
+            case shm::CommandType::UpdateSaPeer: status = update_sa_peer(dp, index, command.peer, &why); break;
             case shm::CommandType::UpdateSession: {
                 config::StaticSession spec;
                 status = shm::from_session_spec(command.session, spec, &why) ? update_session(dp, index, spec, &why)

@@ -54,6 +54,8 @@ void control_publish(Dataplane& dp, const WorkerContext* workers, unsigned worke
 shm::CommandStatus install_sa(Dataplane& dp, const config::StaticSa& spec, uint32_t& index, const char** why);
 shm::CommandStatus install_session(Dataplane& dp, const config::StaticSession& spec, uint32_t sa_in,
                                    uint32_t sa_out, uint32_t& index, const char** why);
+// UpdateSaPeer: a NAT-T SA's peer address and port, from the control plane after a PeerMoved punt.
+shm::CommandStatus update_sa_peer(Dataplane& dp, uint32_t index, const shm::SaPeer& peer, const char** why);
 shm::CommandStatus remove_sa(Dataplane& dp, uint32_t index, const char** why);
 shm::CommandStatus remove_session(Dataplane& dp, uint32_t index, const char** why);
 shm::CommandStatus update_session(Dataplane& dp, uint32_t index, const config::StaticSession& spec,

@@ -29,4 +29,26 @@ void punt_to_control_plane(WorkerContext& ctx, rte_mbuf* m, shm::PuntHeader head
     }
 }
 
+bool punt_event(WorkerContext& ctx, shm::PuntHeader header) {
+    const ControlLink& control = ctx.dp->control;
+    if (control.state->controlplane_pid.load(std::memory_order_relaxed) == 0) {
+        ++ctx.counters.punt_no_listener_drops;
+        return false;
+    }
+    rte_mbuf* m = rte_pktmbuf_alloc(ctx.dp->pool);
+    if (!m) {
+        ++ctx.counters.punt_no_mbuf_drops;
+        return false;
+    }
+    header.version = shm::kContractVersion;
+    header.payload_length = 0;
+    std::memcpy(rte_pktmbuf_append(m, sizeof header), &header, sizeof header);
+    if (rte_ring_mp_enqueue(control.punts, m) != 0) {
+        ++ctx.counters.punt_ring_full_drops;
+        rte_pktmbuf_free(m);
+        return false;
+    }
+    return true;
+}
+
 }  // namespace conc::dp

@@ -14,5 +14,9 @@ namespace conc::dp {
 // payload points into m's data; header.version and payload_length are filled in.
 void punt_to_control_plane(WorkerContext& ctx, rte_mbuf* m, shm::PuntHeader header, const uint8_t* payload,
                            uint16_t payload_len);
+// An event with no frame behind it (PeerMoved): a header alone in a new
+// mbuf. False if it could not be queued (counted as above, or
+// punt_no_mbuf_drops), so that the caller can tell it again later.
+bool punt_event(WorkerContext& ctx, shm::PuntHeader header);
 
 }  // namespace conc::dp

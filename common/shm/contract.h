@@ -4,12 +4,14 @@
 // frames travel as mbufs of the data plane's pool whose data starts with a
 // PuntHeader or an InjectHeader.
 //
-//   command ring  cp -> dp  Command by value     add/delete SA, add/delete/update session
+//   command ring  cp -> dp  Command by value     add/delete SA, add/delete/update session,
+//                                                move a NAT-T SA's peer
 //   ack ring      dp -> cp  CommandAck by value  one per command, same sequence; a
 //                                                command waits until its ack has room;
 //                                                sequences are unique for the data
 //                                                plane's life (SharedState)
-//   punt ring     dp -> cp  mbuf                 PuntHeader + IKE / L2TP control / PPP control
+//   punt ring     dp -> cp  mbuf                 PuntHeader + IKE / L2TP control / PPP control,
+//                                                or PuntHeader alone: a NAT-T peer moved
 //   inject ring   cp -> dp  mbuf                 InjectHeader + what to send (an intent)
 //   state zone    dp -> cp  SharedState          liveness, published counters
 //   SA / session zones      PublishedSa[], PublishedSession[] by table index
@@ -30,7 +32,7 @@
 
 namespace conc::shm {
 
-inline constexpr uint32_t kContractVersion = 5;
+inline constexpr uint32_t kContractVersion = 6;
 inline constexpr uint64_t kStateMagic = 0x434f4e435f535431ull;  // "CONC_ST1"
 
 // Object names. One data plane per EAL --file-prefix; tests that run several
@@ -56,7 +58,21 @@ inline constexpr uint32_t kNoIndex = UINT32_MAX;
 
 // ---- commands (control -> data) -------------------------------------------
 
-enum class CommandType : uint16_t { AddSa = 1, DeleteSa = 2, AddSession = 3, DeleteSession = 4, UpdateSession = 5 };
+enum class CommandType : uint16_t {
+    AddSa = 1,
+    DeleteSa = 2,
+    AddSession = 3,
+    DeleteSession = 4,
+    UpdateSession = 5,
+    UpdateSaPeer = 6,  // a NAT-T SA's peer address and port (after a PeerMoved punt)
+};
+
+// UpdateSaPeer: where a UDP-encapsulated SA's peer is now (host byte order).
+struct SaPeer {
+    uint32_t address;
+    uint16_t port;
+    uint16_t reserved;
+};
 
 // Values as in the config: host byte order; cipher/integrity are proto::EspCipher/EspIntegrity.
 struct SaSpec {
@@ -119,6 +135,7 @@ struct Command {
     union {
         SaSpec sa;
         SessionSpec session;
+        SaPeer peer;
     };
 };
 
@@ -151,6 +168,12 @@ enum class PuntKind : uint8_t {
     IkeNatT = 2,      // UDP 4500 with the non-ESP marker, payload = ISAKMP (marker removed)
     L2tpControl = 3,  // decrypted, payload = L2TP message from its header
     PppControl = 4,   // decrypted, payload = PPP information field; ppp_protocol says which
+    // No payload. An authenticated packet on UDP-encapsulated SA sa_index,
+    // newer than any before it, came from outer_source:outer_source_port,
+    // not the SA's peer (a NAT gave the client a new mapping, RFC 3947/3948):
+    // the control plane moves the SA pair there (UpdateSaPeer). Once per
+    // new address:port; session_index is the SA's session if it has one.
+    PeerMoved = 5,
 };
 
 struct PuntHeader {

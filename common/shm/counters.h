@@ -15,6 +15,7 @@ namespace conc::shm {
     X(rx_esp_packets)             /* ESP (proto 50 or UDP 4500) handed to decap */  \
     X(rx_esp_udp_packets)         /* of which ESP-in-UDP, RFC 3948 */               \
     X(rx_esp_decrypted)           /* authenticated, decrypted, forwarded */         \
+    X(rx_esp_peer_moves)          /* NAT-T peer seen at a new address:port, told */ \
     X(rx_esp_handoffs)            /* arrived on another worker than the SA's owner */ \
     X(rx_esp_handoff_drops)       /* the owner's hand-off ring was full */          \
     X(rx_esp_unknown_spi_drops)                                                     \
@@ -42,6 +43,7 @@ namespace conc::shm {
     X(punt_no_listener_drops)     /* punted while no control plane is attached */   \
     X(punt_ring_full_drops)       /* punted, but the control plane is behind */     \
     X(punt_no_room_drops)         /* no headroom for the punt metadata */           \
+    X(punt_no_mbuf_drops)         /* no mbuf for an event (PeerMoved) */            \
     X(inject_packets)             /* intents from the control plane, accepted */    \
     X(inject_bad_intent_drops)    /* unknown kind, session or SA; bad length */     \
     X(rx_natt_keepalive_drops)    /* RFC 3948 2.3 one-byte 0xFF */                  \

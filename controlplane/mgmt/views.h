@@ -15,6 +15,9 @@ namespace conc::cp::mgmt {
     X(punts_ike_natt)            /* IKE on UDP 4500 behind the non-ESP marker */ \
     X(punts_l2tp_control)        /* L2TP control messages */                  \
     X(punts_ppp_control)         /* LCP, authentication, NCPs */              \
+    X(punts_peer_moved)          /* NAT-T clients seen at a new address:port */ \
+    X(peer_moves)                /* ... whose SA pair was moved there */      \
+    X(peer_move_failures)        /* ... whose SAs could not be */             \
     X(punts_bad_header)          /* a punt whose header did not parse */      \
     X(lcp_echo_replies)          /* answered LCP Echo-Requests */             \
     X(inject_failures)           /* intents that found no mbuf or no room */  \

@@ -10,6 +10,7 @@
 #include "common/proto/byte_reader.h"
 #include "common/proto/esp.h"
 #include "common/proto/ipv4.h"
+#include "dataplane/punt.h"
 #include "dataplane/worker.h"
 
 namespace conc::dp {
@@ -41,10 +42,46 @@ void hand_to_l2tp(WorkerContext& ctx, EspInflight& f, const EspPlaintext& pt) {
     ++out.count;
 }
 
+// RFC 3947/3948: a NAT may give a client a new public address or port at
+// any time (a mapping that expired, a CGNAT rebinding), and the SA's peer
+// must follow or downstream traffic goes to the old one. An authenticated
+// packet newer than every one before it says where the client is now;
+// the control plane hears of each new address:port once and moves the SA
+// pair (UpdateSaPeer). Replayed or reordered packets from the old mapping
+// change nothing: they are not the newest.
+void notice_peer_move(WorkerContext& ctx, const EspInflight& f) {
+    SecurityAssociation& sa = *f.sa;
+    // classify_frame: IPv4 without options, then UDP, right in front of ESP.
+    const uint8_t* udp = f.esp - proto::kUdpHeaderSize;
+    const uint8_t* ip = udp - proto::kIpv4MinHeaderSize;
+    uint32_t address;
+    uint16_t port;
+    std::memcpy(&address, ip + 12, sizeof address);
+    std::memcpy(&port, udp, sizeof port);
+    const SecurityAssociation::PeerEndpoint now = sa.peer();
+    if (address == now.address && port == now.port) return;
+    const uint64_t key = SecurityAssociation::peer_endpoint_key(address, port);
+    if (sa.announced_peer == key) return;  // told already, not moved yet
+    shm::PuntHeader h{};
+    h.kind = shm::PuntKind::PeerMoved;
+    h.port = 0;
+    h.outer_source = address;
+    h.outer_destination = sa.local_address;
+    h.outer_source_port = port;
+    h.outer_destination_port = sa.local_port;
+    h.sa_index = ctx.dp->sas.index_of(&sa);
+    const uint32_t hint = sa.session_hint().load(std::memory_order_relaxed);
+    h.session_index = hint == kNoSessionHint ? shm::kNoIndex : hint;
+    if (!punt_event(ctx, h)) return;  // the next packet from there tries again
+    sa.announced_peer = key;
+    ++ctx.counters.rx_esp_peer_moves;
+}
+
 // A decrypted packet's verdict (status from finish_decrypt or gcm_decrypt).
 void complete_decrypt(WorkerContext& ctx, EspInflight& f, EspStatus status, const EspPlaintext& pt) {
     WorkerCounters& c = ctx.counters;
     bool forward = false;
+    const uint32_t highest_before = f.sa->inbound.replay.highest;  // 0 when anti-replay is off
     if (status == EspStatus::AuthFailed) ++c.rx_esp_auth_drops;
     else if (status == EspStatus::CryptoError) ++c.rx_esp_crypto_error_drops;
     // RFC 4303 3.4.3: the window moves only for authenticated packets.
@@ -55,7 +92,10 @@ void complete_decrypt(WorkerContext& ctx, EspInflight& f, EspStatus status, cons
         else if (pt.next_header != proto::kIpProtoUdp) ++c.rx_esp_next_header_drops;
         else forward = true;
     }
-    if (forward) hand_to_l2tp(ctx, f, pt);
+    if (forward) {
+        if (f.sa->udp_encap && f.seq > highest_before) notice_peer_move(ctx, f);
+        hand_to_l2tp(ctx, f, pt);
+    }
     else rte_pktmbuf_free(f.mbuf);
 }
 

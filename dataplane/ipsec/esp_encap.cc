@@ -110,12 +110,13 @@ void esp_encap(WorkerContext& ctx, EspEncapBatch& batch) {
         }
 
         proto::write_ethernet_header(frame, gateway_mac, access.mac, proto::kEtherTypeIpv4);
-        proto::write_ipv4_header(ip, sa->local_address, sa->peer_address,
+        const SecurityAssociation::PeerEndpoint peer = sa->peer();  // one load: it may be moving (NAT-T)
+        proto::write_ipv4_header(ip, sa->local_address, peer.address,
                                  sa->udp_encap ? proto::kIpProtoUdp : proto::kIpProtoEsp,
                                  static_cast<uint16_t>(outer_len), kOuterTtl, ctx.ip_identification++, 0);
         if (sa->udp_encap)
             proto::write_udp_header(ip + proto::kIpv4MinHeaderSize, rte_be_to_cpu_16(sa->local_port),
-                                    rte_be_to_cpu_16(sa->peer_port),
+                                    rte_be_to_cpu_16(peer.port),
                                     static_cast<uint16_t>(proto::kUdpHeaderSize + f.esp_len));
         sa->count_outbound(ctx.queue, payload_len);
         if (!job) {  // GCM: done already

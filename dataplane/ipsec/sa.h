@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 
@@ -144,6 +145,27 @@ struct alignas(64) SecurityAssociation {
         SaCounters shared_counters;
     };
     char name[32]{};
+    // Inbound, NAT-T: the last new peer address:port the control plane was
+    // told of (peer_endpoint_key; 0 = none), so that it hears of each once.
+    // The owner worker's alone; read only when a packet comes from elsewhere.
+    uint64_t announced_peer = 0;
+
+    // The peer's address and UDP port (network byte order) as one 8-byte
+    // load and store: the main lcore moves a NAT-T peer (UpdateSaPeer) while
+    // workers send, and a packet must never take the new address with the
+    // old port. local_port sits between them and is carried along unchanged.
+    struct PeerEndpoint {
+        uint32_t address;
+        uint16_t port;
+    };
+    PeerEndpoint peer() const {
+        const uint64_t word = __atomic_load_n(peer_word(), __ATOMIC_RELAXED);
+        return {static_cast<uint32_t>(word), static_cast<uint16_t>(word >> 48)};
+    }
+    void set_peer(uint32_t address_net, uint16_t port_net) {
+        const uint64_t word = uint64_t{address_net} | uint64_t{local_port} << 32 | uint64_t{port_net} << 48;
+        __atomic_store_n(peer_word(), word, __ATOMIC_RELAXED);
+    }
 
     IMB_CIPHER_MODE cipher_mode_for_job() const { return static_cast<IMB_CIPHER_MODE>(cipher_mode); }
     IMB_HASH_ALG hash_alg_for_job() const { return static_cast<IMB_HASH_ALG>(hash_alg); }
@@ -169,9 +191,24 @@ struct alignas(64) SecurityAssociation {
     }
     ReplayWindow replay() { return ReplayWindow(inbound.replay, replay_storage()); }
     const uint8_t* hmac_ipad() const { return keys.block.hmac; }
+    // A peer address:port (network byte order) as announced_peer keeps it.
+    static uint64_t peer_endpoint_key(uint32_t address_net, uint16_t port_net) {
+        return uint64_t{address_net} << 16 | port_net;
+    }
     const uint8_t* hmac_opad() const { return keys.block.hmac + SaKeys::hmac_opad_offset(hash_alg_for_job()); }
+
+private:
+    // GCC's may_alias: the three fields read and written as the one word they fill.
+    using AliasingWord = uint64_t __attribute__((may_alias));
+    AliasingWord* peer_word() { return reinterpret_cast<AliasingWord*>(&peer_address); }
+    const AliasingWord* peer_word() const { return reinterpret_cast<const AliasingWord*>(&peer_address); }
 };
 static_assert(IMB_CIPHER_NUM <= 256 && IMB_AUTH_NUM <= 256);
+static_assert(std::endian::native == std::endian::little);
+static_assert(offsetof(SecurityAssociation, peer_address) % 8 == 0 &&
+              offsetof(SecurityAssociation, local_port) == offsetof(SecurityAssociation, peer_address) + 4 &&
+              offsetof(SecurityAssociation, peer_port) == offsetof(SecurityAssociation, peer_address) + 6);
+static_assert(sizeof(SecurityAssociation) == 1408);
 static_assert(sizeof(OutboundSaState) <= sizeof(InboundSaState));
 static_assert(offsetof(SecurityAssociation, counters) + sizeof(SaCounters) + sizeof(InboundSaState) == 64);
 static_assert(offsetof(SecurityAssociation, keys) == 64 && offsetof(SecurityAssociation, replay_bitmap) == 1088);

@@ -70,9 +70,10 @@ bool forward_ipv6(WorkerContext& ctx, rte_mbuf* m, Session& s, uint8_t* ip, size
 shm::PuntHeader punt_header(const SecurityAssociation& sa, uint32_t sa_index) {
     shm::PuntHeader h{};
     h.port = 0;
-    h.outer_source = sa.peer_address;
+    const SecurityAssociation::PeerEndpoint peer = sa.peer();
+    h.outer_source = peer.address;
     h.outer_destination = sa.local_address;
-    h.outer_source_port = sa.udp_encap ? sa.peer_port : 0;
+    h.outer_source_port = sa.udp_encap ? peer.port : 0;
     h.outer_destination_port = sa.udp_encap ? sa.local_port : 0;
     h.sa_index = sa_index;
     h.session_index = shm::kNoIndex;

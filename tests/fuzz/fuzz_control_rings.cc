@@ -95,7 +95,8 @@ void apply(shm::Command c, Tables& t) {
         case shm::CommandType::AddSession: t.sessions.push_back(ack.index); break;
         case shm::CommandType::DeleteSa: std::erase(t.sas, c.index); break;
         case shm::CommandType::DeleteSession: std::erase(t.sessions, c.index); break;
-        case shm::CommandType::UpdateSession: break;
+        case shm::CommandType::UpdateSession:
+        case shm::CommandType::UpdateSaPeer: break;
     }
 }
 
@@ -108,7 +109,7 @@ void command_record(uint8_t op, const uint8_t* p, size_t len, Tables& t) {
         c.session.sa_in = existing(g_static_sas, t.sas, c.session.sa_in);
         c.session.sa_out = existing(g_static_sas, t.sas, c.session.sa_out);
     }
-    const bool sa = c.type == shm::CommandType::DeleteSa;
+    const bool sa = c.type == shm::CommandType::DeleteSa || c.type == shm::CommandType::UpdateSaPeer;
     if (sa || c.type == shm::CommandType::DeleteSession || c.type == shm::CommandType::UpdateSession) {
         const std::vector<uint32_t>& fixed = sa ? g_static_sas : g_static_sessions;
         const std::vector<uint32_t>& own = sa ? t.sas : t.sessions;

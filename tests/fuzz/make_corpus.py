@@ -54,7 +54,7 @@ def esp_frames():
 # fuzz_control_rings: records of an op byte, a little-endian u16 length and
 # a Command from its type on or an InjectHeader and payload (little-endian
 # layouts of common/shm/contract.h; the target static_asserts their sizes).
-ADD_SA, DELETE_SA, ADD_SESSION, DELETE_SESSION, UPDATE_SESSION = 1, 2, 3, 4, 5
+ADD_SA, DELETE_SA, ADD_SESSION, DELETE_SESSION, UPDATE_SESSION, UPDATE_SA_PEER = 1, 2, 3, 4, 5, 6
 IKE_DATAGRAM, L2TP_CONTROL, PPP_FRAME = 1, 2, 3
 
 
@@ -78,6 +78,10 @@ def by_index(kind, index):
     return struct.pack("<HHI", kind, 0, index)
 
 
+def peer_move(index, address, port):
+    return struct.pack("<HHI", UPDATE_SA_PEER, 0, index) + struct.pack("<IHH", address, port, 0)
+
+
 def intent(kind, payload, peer=b"\xcb\x00\x71\x0a", peer_port=500, local_port=500, sa_out=0, session=0,
            protocol=0, l2tp_port=1701):
     return struct.pack("<HBB4sHHIIHHHH", 0, kind, 0, peer, socket.htons(peer_port), local_port, sa_out, session,
@@ -97,6 +101,9 @@ def control_rings_seeds():
     yield "duplicates-and-bad-version", (client + record(0, sa_command(b"fuzz-in", 0x3001, 0)) +
                                          record(8, session_command(ADD_SESSION, 0, 4, 5)) +
                                          record(2, sa_command(b"old", 0x3002, 0)) + record(0, by_index(9, 0)))
+    yield "nat-rebinding", (client + record(8, peer_move(0, 0xCB00710B, 6000)) +
+                            record(8, peer_move(1, 0xCB00710C, 6001)) + record(8, peer_move(1, 0, 0)) +
+                            record(0, peer_move(999, 0xCB00710B, 1)))
     yield "ike-intents", (record(1, intent(IKE_DATAGRAM, b"\x11" * 28)) +
                           record(1, intent(IKE_DATAGRAM, b"\x22" * 28, peer_port=4500, local_port=4500)) +
                           record(3, intent(IKE_DATAGRAM, b"\x33" * 28)))

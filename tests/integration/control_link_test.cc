@@ -6,6 +6,9 @@
 // control plane's end (cp::DataplaneLink) against it: a control plane takes
 // only its own acks, never one a predecessor left, and learns what became
 // of a command it stopped waiting for.
+#include <arpa/inet.h>
+#include <unistd.h>
+
 #include <cppunit/extensions/HelperMacros.h>
 
 #include <chrono>
@@ -13,6 +16,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "common/proto/l2tp.h"
@@ -86,6 +90,28 @@ private:
 
 cp::CommandResult::Outcome outcome(const cp::CommandResult& r) { return r.outcome; }
 
+// The headers of the frames punted since the last call (a control plane attached).
+std::vector<shm::PuntHeader> take_punts(RingDataplane& r) {
+    std::vector<shm::PuntHeader> out;
+    rte_mbuf* m;
+    while (rte_ring_dequeue(r.dataplane().control.punts, reinterpret_cast<void**>(&m)) == 0) {
+        shm::PuntHeader h;
+        CPPUNIT_ASSERT(rte_pktmbuf_data_len(m) >= sizeof h);
+        std::memcpy(&h, rte_pktmbuf_mtod(m, const void*), sizeof h);
+        out.push_back(h);
+        rte_pktmbuf_free(m);
+    }
+    return out;
+}
+
+shm::Command move_peer(uint32_t sa, uint32_t address, uint16_t port) {
+    shm::Command c{};
+    c.type = shm::CommandType::UpdateSaPeer;
+    c.index = sa;
+    c.peer = {address, port, 0};
+    return c;
+}
+
 }  // namespace
 
 class ControlLinkTest : public CppUnit::TestFixture {
@@ -94,6 +120,8 @@ class ControlLinkTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(commands_wait_while_the_ack_ring_is_full);
     CPPUNIT_TEST(a_control_plane_takes_only_its_own_acks);
     CPPUNIT_TEST(a_command_given_up_on_is_answered_later);
+    CPPUNIT_TEST(a_nat_t_client_that_moves_is_followed);
+    CPPUNIT_TEST(a_plain_esp_sa_has_no_peer_to_move);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -324,6 +352,111 @@ public:
         CPPUNIT_ASSERT_EQUAL(uint64_t{0}, link.stale_acks());
         CPPUNIT_ASSERT(link.take_late_acks().empty());
         link.release();
+    }
+
+    void a_nat_t_client_that_moves_is_followed() {
+        // Two clients behind one NAT address; the first gets a new mapping.
+        ClientLab lab;
+        ClientSpec second;
+        second.nat_port = 4501;
+        second.address = kClientAddress + 1;
+        second.ipv6_index = 2;
+        second.tunnel_id = 101;
+        lab.add_client({});
+        lab.add_client(second);
+        CPPUNIT_ASSERT_EQUAL(std::string(), lab.start());
+        RingDataplane& r = lab.ring();
+        r.dataplane().control.state->controlplane_pid.store(getpid());  // as if concentrator-cp were attached
+        L2tpClient& client = lab.client(0);
+        const uint32_t session = lab.session_index(0);
+        const uint32_t sa_in = r.dataplane().sessions.at(session).sa_in;
+        const uint32_t sa_out = r.dataplane().sessions.at(session).sa_out;
+        const auto inner = ipv4_udp(kClientAddress, kCoreHost, 5000, 53, {1, 2, 3});
+        auto up = [&](uint32_t seq = 0) {
+            return lab.upstream({client.upstream_bytes(inner, proto::kPppIpv4, {}, seq)}).size();
+        };
+        // Where the data plane sends client c's downstream: its outer address and UDP port.
+        auto down_to = [&](unsigned c) {
+            const auto out = lab.downstream({ipv4_udp(kCoreHost, c ? kClientAddress + 1 : kClientAddress, 53, 5000, {4})});
+            CPPUNIT_ASSERT_EQUAL(size_t{1}, out.size());
+            Downstream d;
+            std::string why;
+            CPPUNIT_ASSERT_MESSAGE(why, lab.client(c).downstream(out[0].data(), out[0].size(), d, why));
+            return std::make_pair(d.outer_destination, d.udp_destination);
+        };
+        CPPUNIT_ASSERT_EQUAL(size_t{1}, up());
+        CPPUNIT_ASSERT(take_punts(r).empty());
+
+        // The NAT's new port for the first client: its traffic still flows, and the control plane hears once.
+        client.set_peer_port(6000);
+        CPPUNIT_ASSERT_EQUAL(size_t{1}, up(10));
+        CPPUNIT_ASSERT_EQUAL(size_t{1}, up(11));
+        std::vector<shm::PuntHeader> punts = take_punts(r);
+        CPPUNIT_ASSERT_EQUAL(size_t{1}, punts.size());
+        CPPUNIT_ASSERT_EQUAL(shm::PuntKind::PeerMoved, punts[0].kind);
+        CPPUNIT_ASSERT_EQUAL(htonl(kClientPublic), punts[0].outer_source);
+        CPPUNIT_ASSERT_EQUAL(htons(6000), punts[0].outer_source_port);
+        CPPUNIT_ASSERT_EQUAL(htons(4500), punts[0].outer_destination_port);
+        CPPUNIT_ASSERT_EQUAL(sa_in, punts[0].sa_index);
+        CPPUNIT_ASSERT_EQUAL(session, punts[0].session_index);
+        CPPUNIT_ASSERT_EQUAL(uint16_t{0}, punts[0].payload_length);
+        CPPUNIT_ASSERT_EQUAL(uint64_t{1}, lab.counters().rx_esp_peer_moves);
+
+        // Not the newest (an older packet, delayed) or not authentic: nothing moves.
+        client.set_peer_port(7000);
+        CPPUNIT_ASSERT_EQUAL(size_t{1}, up(5));
+        std::vector<uint8_t> forged = client.upstream_bytes(inner, proto::kPppIpv4, {}, 12);
+        forged.back() ^= 1;
+        CPPUNIT_ASSERT_EQUAL(size_t{0}, lab.upstream({forged}).size());
+        CPPUNIT_ASSERT(take_punts(r).empty());
+        CPPUNIT_ASSERT_EQUAL(uint64_t{1}, lab.counters().rx_esp_peer_moves);
+        CPPUNIT_ASSERT_EQUAL(uint64_t{1}, lab.counters().rx_esp_auth_drops);
+
+        // Until the control plane moves the pair, downstream goes where it went.
+        CPPUNIT_ASSERT(down_to(0) == std::make_pair(kClientPublic, uint16_t{4500}));
+        for (uint32_t sa : {sa_in, sa_out}) {
+            const shm::CommandAck a = execute(r, move_peer(sa, kClientPublic, 6000));
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(reason(a), shm::CommandStatus::Ok, a.status);
+        }
+        CPPUNIT_ASSERT(down_to(0) == std::make_pair(kClientPublic, uint16_t{6000}));
+        CPPUNIT_ASSERT(down_to(1) == std::make_pair(kClientPublic, uint16_t{4501}));  // the other one stays
+        CPPUNIT_ASSERT_EQUAL(6000u, unsigned{r.dataplane().control.published_sas[sa_out].peer_port});
+        client.set_peer_port(6000);
+        CPPUNIT_ASSERT_EQUAL(size_t{1}, up(13));
+        CPPUNIT_ASSERT(take_punts(r).empty());  // it is where the SA says
+
+        // A new public address as well (a CGNAT pool), and the way back to an old mapping.
+        client.set_public_address(kClientPublic + 1);
+        CPPUNIT_ASSERT_EQUAL(size_t{1}, up(14));
+        client.set_public_address(kClientPublic);
+        client.set_peer_port(4500);
+        CPPUNIT_ASSERT_EQUAL(size_t{1}, up(15));
+        punts = take_punts(r);
+        CPPUNIT_ASSERT_EQUAL(size_t{2}, punts.size());
+        CPPUNIT_ASSERT_EQUAL(htonl(kClientPublic + 1), punts[0].outer_source);
+        CPPUNIT_ASSERT_EQUAL(htons(6000), punts[0].outer_source_port);
+        CPPUNIT_ASSERT_EQUAL(htonl(kClientPublic), punts[1].outer_source);
+        CPPUNIT_ASSERT_EQUAL(htons(4500), punts[1].outer_source_port);
+        CPPUNIT_ASSERT_EQUAL(uint64_t{3}, lab.counters().rx_esp_peer_moves);
+
+        // What the command refuses.
+        CPPUNIT_ASSERT_EQUAL(shm::CommandStatus::NoSuchEntry, execute(r, move_peer(999999, kClientPublic, 1)).status);
+        CPPUNIT_ASSERT_EQUAL(shm::CommandStatus::BadCommand, execute(r, move_peer(sa_out, kClientPublic, 0)).status);
+        CPPUNIT_ASSERT_EQUAL(shm::CommandStatus::BadCommand, execute(r, move_peer(sa_out, 0, 6000)).status);
+        r.dataplane().control.state->controlplane_pid.store(0);
+    }
+
+    void a_plain_esp_sa_has_no_peer_to_move() {
+        ClientLab lab;
+        ClientSpec plain;
+        plain.udp_encap = false;
+        lab.add_client(plain);
+        CPPUNIT_ASSERT_EQUAL(std::string(), lab.start());
+        RingDataplane& r = lab.ring();
+        const uint32_t sa_out = r.dataplane().sessions.at(lab.session_index(0)).sa_out;
+        const shm::CommandAck a = execute(r, move_peer(sa_out, kClientPublic, 6000));
+        CPPUNIT_ASSERT_EQUAL(shm::CommandStatus::BadCommand, a.status);
+        CPPUNIT_ASSERT(!reason(a).empty());
     }
 };
 

@@ -67,6 +67,7 @@ public:
 
     uint16_t peer_port() const { return peer_port_; }
     void set_peer_port(uint16_t port) { peer_port_ = port; }  // the client's NAT-mapped UDP port
+    void set_public_address(uint32_t address) { client_public_ = address; }  // host order: the NAT's
 
 private:
     IMB_MGR* mgr_;

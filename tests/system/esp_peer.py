@@ -2779,8 +2779,9 @@ def run_cp_suite(args):
     --no-static); traffic flows; concentratorctl shows the sessions with the
     shared counters; punts reach the control plane (an LCP Echo-Request is
     answered through the inject ring, L2TP control and IKE are counted); a
-    SIGKILL of the control plane during traffic loses nothing; a new one
-    re-attaches and reads the tables back."""
+    NAT-T client whose NAT gives it a new port is followed there; a SIGKILL
+    of the control plane during traffic loses nothing; a new one re-attaches
+    and reads the tables back."""
     plan = load_plan(args.plan)
     suite = Suite(args, plan)
     lab, res = suite.lab, suite.res
@@ -2861,6 +2862,34 @@ def run_cp_suite(args):
                   before["dataplane"]["counters"]["punt_no_listener_drops"], "punts dropped while attached")
     else:
         res.check("cp/show-stats", False, why or why2)
+
+    # A NAT gives a NAT-T client a new port (RFC 3947/3948): its next packet
+    # tells the control plane, which moves the SA pair; the answers follow.
+    M = next((p for p in pairs if p.udp_encap), None)
+    if M is not None:
+        before, why = ctl("show", "stats")
+        M.peer_port += 1000
+        moved = "%s:%d" % (M.peer, M.peer_port)
+        spis = {"0x%08x" % M.inbound.spi, "0x%08x" % M.outbound.spi}
+        lab.upstream([M], 1)
+        peers = []
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            got, why = ctl("show", "sas")
+            peers = [x["peer"] for x in (got or {}).get("sas", []) if x["spi"] in spis]
+            if peers == [moved, moved]:
+                break
+            time.sleep(0.05)
+        res.check("cp/nat-rebinding-moves-the-sa-pair", peers == [moved, moved],
+                  why or "SAs' peers %s, want %s" % (peers, moved))
+        after, why2 = ctl("show", "stats")
+        if before and after:
+            moves = after["controlplane"]["peer_moves"] - before["controlplane"]["peer_moves"]
+            seen = after["dataplane"]["counters"]["rx_esp_peer_moves"] - \
+                before["dataplane"]["counters"]["rx_esp_peer_moves"]
+            res.check("cp/nat-rebinding-counted", moves == 1 and seen == 1,
+                      "peer_moves +%d, rx_esp_peer_moves +%d" % (moves, seen))
+        traffic("cp/traffic-after-nat-rebinding", 5)
 
     # SIGKILL during traffic: nothing of the established sessions is lost.
     old_pid = int(open(args.cp_pid_file).read())

@@ -7,7 +7,8 @@
 # (tests/system/esp_peer.py cp-suite, scapy as the clients): traffic both
 # ways; concentratorctl show sessions / sas / stats (--json) with the shared
 # per-session counters; an LCP Echo-Request answered through punt and inject
-# rings; L2TP control and IKE punts counted by the control plane; SIGKILL of
+# rings; L2TP control and IKE punts counted by the control plane; a NAT-T
+# client's new NAT port followed (the SA pair moved); SIGKILL of
 # concentrator-cp during traffic with nothing lost; a new concentrator-cp
 # re-attaches and reads the tables back. Finally the management socket's mode
 # and the human tables are checked here.
