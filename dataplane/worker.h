@@ -53,6 +53,11 @@ struct Dataplane {
     rte_mempool* pool = nullptr;
     std::vector<rte_ring*> handoff;  // per worker, with more than one: ESP for the SAs it owns
     uint16_t burst_size = 32;
+    // An inbound SA whose owner receives this many of its packets in a row
+    // through the hand-off ring (none directly) is handed to the worker they
+    // come from: RSS now sends its flow there (a NAT gave the client a new
+    // port). 0: never (the benchmark's hand-off points measure the hand-off).
+    uint16_t owner_move_after = 64;
     bool install_static = true;  // false: concentrator-cp installs the config's static entries
     std::atomic<bool> stop{false};
 };
@@ -154,6 +159,8 @@ struct EspBatch {
     rte_mbuf* mbuf[kMaxBurst];
     uint16_t esp_offset[kMaxBurst];  // from the start of the frame
     bool udp_encap[kMaxBurst];
+    uint8_t handed_from[kMaxBurst];  // with handed: the worker (queue) that handed the packet over
+    bool handed = false;             // from this worker's hand-off ring, not its RX queues
     uint16_t count = 0;
 };
 // Decrypts and checks the batch; what passes waits in ctx.to_l2tp.

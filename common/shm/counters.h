@@ -18,6 +18,7 @@ namespace conc::shm {
     X(rx_esp_peer_moves)          /* NAT-T peer seen at a new address:port, told */ \
     X(rx_esp_handoffs)            /* arrived on another worker than the SA's owner */ \
     X(rx_esp_handoff_drops)       /* the owner's hand-off ring was full */          \
+    X(rx_esp_owner_moves)         /* SAs given to the worker their packets reach */ \
     X(rx_esp_unknown_spi_drops)                                                     \
     X(rx_esp_encap_mismatch_drops) /* plain ESP on a NAT-T SA or the reverse */     \
     X(rx_esp_truncated_drops)     /* shorter than header + IV + block + ICV */      \

@@ -2,7 +2,8 @@
 // anti-replay check, authenticate and decrypt through IPsec-MB, window update
 // after the ICV verified, padding check, then the transport-mode payload goes
 // to L2TP. An SA's inbound state has one writer, its owner worker: packets
-// that arrive elsewhere are handed to the owner through its ring.
+// that arrive elsewhere are handed to the owner through its ring, and an SA
+// whose packets have all come that way for a while moves to their worker.
 #include <cstring>
 
 #include <rte_mbuf.h>
@@ -108,17 +109,55 @@ void complete_decrypt_job(WorkerContext& ctx, const IMB_JOB* job) {
 
 // True if this worker may work on sa's inbound state: it owns the SA, or
 // has just claimed it as the first to receive on it. Otherwise owner says whose it is.
+// Acquire: an SA given to this worker by its previous owner comes with the
+// window that owner left (it stored owner with release).
 bool owned_here(const WorkerContext& ctx, SecurityAssociation& sa, uint16_t& owner) {
-    owner = sa.owner().load(std::memory_order_relaxed);
+    owner = sa.owner().load(std::memory_order_acquire);
     if (owner == ctx.queue) return true;
     // A failed claim leaves the winner in owner.
-    return owner == kNoOwner && sa.owner().compare_exchange_strong(owner, ctx.queue, std::memory_order_relaxed);
+    return owner == kNoOwner && sa.owner().compare_exchange_strong(owner, ctx.queue, std::memory_order_acquire);
+}
+
+// SAs this worker gives away at the end of a burst, and to whom.
+struct OwnerMoves {
+    SecurityAssociation* sa[kMaxBurst];
+    uint8_t to[kMaxBurst];
+    uint16_t count = 0;
+};
+
+// The owner's note of how its SA's packet i arrived: directly, or handed
+// over by another worker, which after owner_move_after in a row in the SA
+// gets it.
+void note_arrival(const WorkerContext& ctx, const EspBatch& batch, uint16_t i, SecurityAssociation& sa,
+                  OwnerMoves& moves) {
+    uint16_t& in_a_row = sa.inbound.handed_in_a_row;
+    if (!batch.handed) {
+        in_a_row = 0;
+        return;
+    }
+    const uint16_t after = ctx.dp->owner_move_after;
+    if (after == 0 || ++in_a_row < after) return;
+    in_a_row = 0;
+    moves.sa[moves.count] = &sa;
+    moves.to[moves.count++] = batch.handed_from[i];  // at most one per SA a burst: fewer than 64 packets
+}
+
+// After the burst, when none of its packets is in flight any more: every
+// write to the SAs' inbound state is done before the new owner can see owner.
+void give_away(WorkerContext& ctx, const OwnerMoves& moves) {
+    for (uint16_t k = 0; k < moves.count; ++k) {
+        uint16_t mine = ctx.queue;
+        if (moves.to[k] != ctx.queue && moves.sa[k]->owner().compare_exchange_strong(mine, moves.to[k],
+                                                                                    std::memory_order_release))
+            ++ctx.counters.rx_esp_owner_moves;
+    }
 }
 
 // The owner finds the SA again by SPI: the mbuf carries only where ESP
 // starts and whether it came in UDP, in the field DPDK leaves to applications.
 void hand_off(WorkerContext& ctx, rte_mbuf* m, uint16_t esp_offset, bool udp_encap, uint16_t owner) {
-    m->hash.usr = esp_offset | (udp_encap ? 1u << 16 : 0);
+    static_assert(shm::kMaxWorkers <= 256);
+    m->hash.usr = esp_offset | (udp_encap ? 1u << 16 : 0) | uint32_t{ctx.queue} << 24;
     if (rte_ring_mp_enqueue(ctx.dp->handoff[owner], m) != 0) {
         ++ctx.counters.rx_esp_handoff_drops;
         rte_pktmbuf_free(m);
@@ -134,9 +173,12 @@ unsigned handoff_receive(WorkerContext& ctx) {
     EspBatch batch;
     batch.count = static_cast<uint16_t>(rte_ring_sc_dequeue_burst(
         ctx.dp->handoff[ctx.queue], reinterpret_cast<void**>(batch.mbuf), ctx.dp->burst_size, nullptr));
+    batch.handed = true;
     for (uint16_t i = 0; i < batch.count; ++i) {
-        batch.esp_offset[i] = static_cast<uint16_t>(batch.mbuf[i]->hash.usr);
-        batch.udp_encap[i] = batch.mbuf[i]->hash.usr >> 16;
+        const uint32_t usr = batch.mbuf[i]->hash.usr;
+        batch.esp_offset[i] = static_cast<uint16_t>(usr);
+        batch.udp_encap[i] = usr >> 16 & 1;
+        batch.handed_from[i] = static_cast<uint8_t>(usr >> 24);
     }
     if (batch.count) receive_esp(ctx, batch);
     return batch.count;
@@ -161,6 +203,7 @@ void esp_decap(WorkerContext& ctx, EspBatch& batch) {
         batch.mbuf[n] = m;
         batch.esp_offset[n] = batch.esp_offset[i];
         batch.udp_encap[n] = batch.udp_encap[i];
+        batch.handed_from[n] = batch.handed_from[i];
         ++n;
     }
     // Each SA is confirmed only when its packet's turn comes, a few packets
@@ -180,6 +223,7 @@ void esp_decap(WorkerContext& ctx, EspBatch& batch) {
 
     IMB_MGR* imb = ctx.imb;
     unsigned inflight = 0;
+    OwnerMoves moves;
     const SecurityAssociation* promoted = nullptr;  // the last SA whose lines went on into L1
     for (uint16_t i = 0; i < n; ++i) {
         window.advance_to(i);
@@ -203,6 +247,7 @@ void esp_decap(WorkerContext& ctx, EspBatch& batch) {
             hand_off(ctx, m, batch.esp_offset[i], batch.udp_encap[i], owner);
             continue;
         }
+        note_arrival(ctx, batch, i, *sa, moves);
         EspInflight& f = ctx.inflight[inflight];
         f.mbuf = m;
         f.sa = sa;
@@ -239,6 +284,7 @@ void esp_decap(WorkerContext& ctx, EspBatch& batch) {
         submit_job(imb, job, [&](const IMB_JOB* done) { complete_decrypt_job(ctx, done); });
     }
     flush_jobs(imb, [&](const IMB_JOB* done) { complete_decrypt_job(ctx, done); });
+    if (moves.count) give_away(ctx, moves);
 }
 
 }  // namespace conc::dp

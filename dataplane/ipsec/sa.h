@@ -83,11 +83,14 @@ private:
 
 // Inbound SAs' per-packet state, written only by the owner worker: the first
 // to receive on the SA claims it and the others hand it the SA's packets
-// (RSS normally keeps them on the owner already).
+// (RSS normally keeps them on the owner already). An owner whose SA's
+// packets all come from another worker for a while gives the SA to that
+// worker between bursts (Dataplane::owner_move_after), with release and
+// acquire on owner, so that the state it wrote is what the next owner reads.
 struct InboundSaState {
     ReplayState replay;
     uint16_t owner;         // kNoOwner until claimed; atomic (owner())
-    uint16_t unused;
+    uint16_t handed_in_a_row;  // the owner's: its packets that reached it by hand-off since one came directly
     // A session bound to this SA (kNoSessionHint if none), so L2TP can find
     // it without a hash lookup; it is checked like a lookup result. Atomic (session_hint()).
     uint32_t session_hint;

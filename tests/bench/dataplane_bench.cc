@@ -583,6 +583,9 @@ std::unique_ptr<Lab> start_lab(EspCipher cipher, EspIntegrity integrity, unsigne
         std::fprintf(stderr, "start failed: %s\n", err.c_str());
         return nullptr;
     }
+    // The hand-off points measure packets that reach the wrong worker; the
+    // SAs must not follow them there.
+    if (mode == 'h') lab->r.dataplane().owner_move_after = 0;
     lab->table_bytes = heap_in_use() - heap_before;
     lab->gen = std::make_unique<Generator>(lab->r, lab->r.config(), clients);
     return lab;

@@ -47,6 +47,7 @@ class MultiWorkerTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(first_receiver_owns_the_sa_and_the_other_hands_off);
     CPPUNIT_TEST(a_duplicate_on_two_workers_passes_once);
     CPPUNIT_TEST(two_workers_at_once_lose_nothing);
+    CPPUNIT_TEST(an_sa_follows_its_flow_to_another_worker);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -76,6 +77,66 @@ public:
         CPPUNIT_ASSERT_EQUAL(size_t{4}, out.core.size());
     }
 
+    // RSS sends a client's flow to another queue (a NAT gave it a new port):
+    // after owner_move_after of its packets in a row have come by hand-off,
+    // the SA moves to that worker, and the window goes with it.
+    void an_sa_follows_its_flow_to_another_worker() {
+        for (const uint16_t after : {uint16_t{64}, uint16_t{0}}) {
+            ClientLab lab;
+            start_two_workers(lab, 1024);
+            RingDataplane& r = lab.ring();
+            r.dataplane().owner_move_after = after;
+            const auto inner = ipv4_udp(kClientAddress, kCoreHost, 1, 2, {1, 2, 3});
+            std::vector<std::vector<uint8_t>> sent;
+            // n packets to queue q, then both workers until nothing is left.
+            auto send = [&](unsigned n, unsigned q) {
+                std::vector<rte_mbuf*> m;
+                for (unsigned i = 0; i < n; ++i) {
+                    sent.push_back(lab.client(0).upstream_bytes(inner, proto::kPppIpv4));
+                    m.push_back(mbuf_from(r.pool(), sent.back()));
+                }
+                CPPUNIT_ASSERT_EQUAL(n, r.inject_access(m.data(), n, q));
+                for (int pass = 0; pass < 3; ++pass) {
+                    r.poll_until_idle(0);
+                    r.poll_until_idle(1);
+                }
+            };
+            dp::SecurityAssociation& sa = r.dataplane().sas.at(lab.session(0).sa_in);
+            send(1, 1);
+            CPPUNIT_ASSERT_EQUAL(uint16_t{1}, sa.owner().load());
+            for (int chunk = 0; chunk < 6; ++chunk) send(16, 0);
+            const dp::WorkerCounters& w0 = r.workers()[0].counters;
+            const dp::WorkerCounters& w1 = r.workers()[1].counters;
+            if (after == 0) {  // never moves: every packet of queue 0 handed over
+                CPPUNIT_ASSERT_EQUAL(uint16_t{1}, sa.owner().load());
+                CPPUNIT_ASSERT_EQUAL(uint64_t{96}, w0.rx_esp_handoffs);
+                CPPUNIT_ASSERT_EQUAL(uint64_t{0}, w1.rx_esp_owner_moves);
+                CPPUNIT_ASSERT_EQUAL(uint64_t{97}, w1.rx_esp_decrypted);
+                continue;
+            }
+            CPPUNIT_ASSERT_EQUAL(uint16_t{0}, sa.owner().load());
+            CPPUNIT_ASSERT_EQUAL(uint64_t{1}, w1.rx_esp_owner_moves);
+            CPPUNIT_ASSERT_EQUAL(uint64_t{64}, w0.rx_esp_handoffs);  // then worker 0's own
+            CPPUNIT_ASSERT_EQUAL(uint64_t{65}, w1.rx_esp_decrypted);
+            CPPUNIT_ASSERT_EQUAL(uint64_t{32}, w0.rx_esp_decrypted);
+            // The window came along: a packet worker 1 took before the move is a replay now.
+            rte_mbuf* again = mbuf_from(r.pool(), sent[10]);
+            CPPUNIT_ASSERT_EQUAL(1u, r.inject_access(&again, 1, 0));
+            r.poll_until_idle(0);
+            CPPUNIT_ASSERT_EQUAL(uint64_t{1}, w0.rx_esp_replay_drops);
+            // A flow spread over both queues does not make it move back and forth.
+            for (int i = 0; i < 80; ++i) send(1, i % 2);
+            CPPUNIT_ASSERT_EQUAL(uint16_t{0}, sa.owner().load());
+            CPPUNIT_ASSERT_EQUAL(uint64_t{0}, w0.rx_esp_owner_moves);
+            const auto k = lab.counters();
+            CPPUNIT_ASSERT_EQUAL(uint64_t{177}, k.rx_esp_decrypted);
+            CPPUNIT_ASSERT_EQUAL(uint64_t{177}, sa.counters.packets);
+            Drained out;
+            drain(r, out);
+            CPPUNIT_ASSERT_EQUAL(size_t{177}, out.core.size());
+        }
+    }
+
     void a_duplicate_on_two_workers_passes_once() {
         ClientLab lab;
         start_two_workers(lab, 1024);
@@ -98,12 +159,21 @@ public:
     }
 
     // Both workers on their own threads; the test feeds both queues of both
-    // ports (a client's packets alternate between them) and collects.
+    // ports (a client's packets alternate between them) and collects. Once
+    // with the SA staying with its first owner, once with it moving between
+    // the two after every few packets handed over (each move a release and
+    // an acquire between the threads).
     void two_workers_at_once_lose_nothing() {
+        two_workers_at_once(0);
+        two_workers_at_once(4);
+    }
+
+    void two_workers_at_once(uint16_t owner_move_after) {
         constexpr unsigned kPackets = 4000, kChunk = 32;
         ClientLab lab;
         start_two_workers(lab, 4096);  // reordering between queues stays well inside
         RingDataplane& r = lab.ring();
+        r.dataplane().owner_move_after = owner_move_after;
         std::vector<std::vector<uint8_t>> up, down;
         for (unsigned i = 0; i < kPackets; ++i) {
             std::vector<uint8_t> payload(8 + i % 200, static_cast<uint8_t>(i));
@@ -152,8 +222,14 @@ public:
         CPPUNIT_ASSERT_EQUAL(uint32_t{kPackets}, *sequence_numbers.rbegin());
         const auto k = lab.counters();
         CPPUNIT_ASSERT_EQUAL(uint64_t{kPackets}, k.rx_esp_decrypted);
-        CPPUNIT_ASSERT_EQUAL(uint64_t{kPackets / 2}, k.rx_esp_handoffs);  // every packet of the other queue
+        if (owner_move_after == 0) {
+            CPPUNIT_ASSERT_EQUAL(uint64_t{kPackets / 2}, k.rx_esp_handoffs);  // every packet of the other queue
+            CPPUNIT_ASSERT_EQUAL(uint64_t{0}, k.rx_esp_owner_moves);
+        } else {
+            CPPUNIT_ASSERT(k.rx_esp_owner_moves > 0);
+        }
         CPPUNIT_ASSERT_EQUAL(uint64_t{0}, k.rx_esp_handoff_drops);
+        CPPUNIT_ASSERT_EQUAL(uint64_t{0}, k.rx_esp_replay_drops);
         const dp::Dataplane& dp = r.dataplane();
         const dp::Session& session = lab.session(0);
         CPPUNIT_ASSERT_EQUAL(uint64_t{kPackets}, dp.sas.at(session.sa_in).counters.packets);
