@@ -58,6 +58,10 @@ struct Dataplane {
     // come from: RSS now sends its flow there (a NAT gave the client a new
     // port). 0: never (the benchmark's hand-off points measure the hand-off).
     uint16_t owner_move_after = 64;
+    // A NAT-T SA's peer seen elsewhere is reported at most once per this
+    // many milliseconds (a client flapping between two mappings cannot keep
+    // the control plane moving it); 0: every time (tests).
+    uint16_t peer_report_interval_ms = 100;
     bool install_static = true;  // false: concentrator-cp installs the config's static entries
     std::atomic<bool> stop{false};
 };

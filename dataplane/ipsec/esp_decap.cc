@@ -6,6 +6,7 @@
 // whose packets have all come that way for a while moves to their worker.
 #include <cstring>
 
+#include <rte_cycles.h>
 #include <rte_mbuf.h>
 
 #include "common/proto/byte_reader.h"
@@ -49,7 +50,8 @@ void hand_to_l2tp(WorkerContext& ctx, EspInflight& f, const EspPlaintext& pt) {
 // packet newer than every one before it says where the client is now;
 // the control plane hears of each new address:port once and moves the SA
 // pair (UpdateSaPeer). Replayed or reordered packets from the old mapping
-// change nothing: they are not the newest.
+// change nothing: they are not the newest. A client that flaps between two
+// mappings is reported at most every peer_report_interval_ms.
 void notice_peer_move(WorkerContext& ctx, const EspInflight& f) {
     SecurityAssociation& sa = *f.sa;
     // classify_frame: IPv4 without options, then UDP, right in front of ESP.
@@ -59,10 +61,12 @@ void notice_peer_move(WorkerContext& ctx, const EspInflight& f) {
     uint16_t port;
     std::memcpy(&address, ip + 12, sizeof address);
     std::memcpy(&port, udp, sizeof port);
-    const SecurityAssociation::PeerEndpoint now = sa.peer();
-    if (address == now.address && port == now.port) return;
+    const SecurityAssociation::PeerEndpoint current = sa.peer();
+    if (address == current.address && port == current.port) return;
     const uint64_t key = SecurityAssociation::peer_endpoint_key(address, port);
     if (sa.announced_peer == key) return;  // told already, not moved yet
+    const uint64_t now = rte_get_tsc_cycles();
+    if (now - sa.announced_tsc < rte_get_tsc_hz() / 1000 * ctx.dp->peer_report_interval_ms) return;  // told lately
     shm::PuntHeader h{};
     h.kind = shm::PuntKind::PeerMoved;
     h.port = 0;
@@ -75,6 +79,7 @@ void notice_peer_move(WorkerContext& ctx, const EspInflight& f) {
     h.session_index = hint == kNoSessionHint ? shm::kNoIndex : hint;
     if (!punt_event(ctx, h)) return;  // the next packet from there tries again
     sa.announced_peer = key;
+    sa.announced_tsc = now;
     ++ctx.counters.rx_esp_peer_moves;
 }
 

@@ -152,6 +152,7 @@ struct alignas(64) SecurityAssociation {
     // told of (peer_endpoint_key; 0 = none), so that it hears of each once.
     // The owner worker's alone; read only when a packet comes from elsewhere.
     uint64_t announced_peer = 0;
+    uint64_t announced_tsc = 0;  // when (rte_get_tsc_cycles)
 
     // The peer's address and UDP port (network byte order) as one 8-byte
     // load and store: the main lcore moves a NAT-T peer (UpdateSaPeer) while

@@ -367,6 +367,7 @@ public:
         CPPUNIT_ASSERT_EQUAL(std::string(), lab.start());
         RingDataplane& r = lab.ring();
         r.dataplane().control.state->controlplane_pid.store(getpid());  // as if concentrator-cp were attached
+        r.dataplane().peer_report_interval_ms = 0;  // every move at once (the limit: below)
         L2tpClient& client = lab.client(0);
         const uint32_t session = lab.session_index(0);
         const uint32_t sa_in = r.dataplane().sessions.at(session).sa_in;
@@ -438,6 +439,23 @@ public:
         CPPUNIT_ASSERT_EQUAL(htonl(kClientPublic), punts[1].outer_source);
         CPPUNIT_ASSERT_EQUAL(htons(4500), punts[1].outer_source_port);
         CPPUNIT_ASSERT_EQUAL(uint64_t{3}, lab.counters().rx_esp_peer_moves);
+
+        // A client flapping between two mappings is reported at most every 100 ms.
+        r.dataplane().peer_report_interval_ms = 100;
+        std::this_thread::sleep_for(std::chrono::milliseconds(120));  // since the last report
+        client.set_peer_port(6001);
+        CPPUNIT_ASSERT_EQUAL(size_t{1}, up(16));
+        client.set_peer_port(6002);
+        CPPUNIT_ASSERT_EQUAL(size_t{1}, up(17));  // held back: 6001 was reported just now
+        punts = take_punts(r);
+        CPPUNIT_ASSERT_EQUAL(size_t{1}, punts.size());
+        CPPUNIT_ASSERT_EQUAL(htons(6001), punts[0].outer_source_port);
+        std::this_thread::sleep_for(std::chrono::milliseconds(120));
+        CPPUNIT_ASSERT_EQUAL(size_t{1}, up(18));
+        punts = take_punts(r);
+        CPPUNIT_ASSERT_EQUAL(size_t{1}, punts.size());
+        CPPUNIT_ASSERT_EQUAL(htons(6002), punts[0].outer_source_port);
+        CPPUNIT_ASSERT_EQUAL(uint64_t{5}, lab.counters().rx_esp_peer_moves);
 
         // What the command refuses.
         CPPUNIT_ASSERT_EQUAL(shm::CommandStatus::NoSuchEntry, execute(r, move_peer(999999, kClientPublic, 1)).status);

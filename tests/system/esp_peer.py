@@ -2858,8 +2858,11 @@ def run_cp_suite(args):
         for counter in ("punts_l2tp_control", "punts_ike", "punts_ike_natt"):
             res.check("cp/punt-counted/%s" % counter, a[counter] - b[counter] == 1,
                       "%s moved by %d" % (counter, a[counter] - b[counter]))
+        moved = {k: v - before["dataplane"]["counters"].get(k, 0) for k, v in after["dataplane"]["counters"].items()
+                 if v != before["dataplane"]["counters"].get(k, 0)}
         res.check("cp/no-punt-dropped", after["dataplane"]["counters"]["punt_no_listener_drops"] ==
-                  before["dataplane"]["counters"]["punt_no_listener_drops"], "punts dropped while attached")
+                  before["dataplane"]["counters"]["punt_no_listener_drops"],
+                  "punts dropped while attached; counters that moved: %s" % moved)
     else:
         res.check("cp/show-stats", False, why or why2)
 
