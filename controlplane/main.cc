@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -146,6 +147,8 @@ private:
             ++counters_.commands_failed;
             if (r.outcome == cp::CommandResult::Outcome::Unanswered) {
                 ++counters_.commands_unanswered;
+                // As many as the link keeps (the ack ring's size): the oldest go first.
+                if (unanswered_.size() >= shm::kAckRingSize) unanswered_.erase(unanswered_.begin());
                 unanswered_[r.sequence] = what;
             }
             std::fprintf(stderr, "concentrator-cp: %s: command %u: %s\n", what.c_str(), r.sequence,
@@ -184,35 +187,47 @@ private:
 
     // A NAT gave a client a new public address or port (RFC 3947/3948), and
     // the data plane saw an authenticated packet from there: both SAs of the
-    // pair follow, so that downstream goes where the client is now.
+    // pair follow, so that downstream goes where the client is now. The
+    // outbound SA moves first: the inbound one's peer is what the data plane
+    // compares with, so until it has moved too, a half-done move (a command
+    // lost) is reported again and finished then.
     void move_peer(const shm::PuntHeader& h) {
         ++counters_.punts_peer_moved;
         const shm::SharedState& state = dp_.state();
-        if (h.sa_index >= state.max_sas || !dp_.sa(h.sa_index).in_use || !dp_.sa(h.sa_index).udp_encap)
-            return void(++counters_.peer_move_failures);
+        const uint32_t max_sas = state.max_sas, max_sessions = state.max_sessions;
+        auto live_sa = [&](uint32_t i) {
+            return i < max_sas && std::atomic_ref<const uint32_t>(dp_.sa(i).in_use).load(std::memory_order_acquire);
+        };
+        auto bound = [&](uint32_t i) {
+            return i < max_sessions &&
+                   std::atomic_ref<const uint32_t>(dp_.session(i).in_use).load(std::memory_order_acquire) &&
+                   dp_.session(i).sa_in == h.sa_index;
+        };
+        const uint32_t spi = uint32_t{h.tunnel_id} << 16 | h.session_id;
+        if (!live_sa(h.sa_index) || dp_.sa(h.sa_index).spi != spi || !dp_.sa(h.sa_index).udp_encap)
+            return void(++counters_.peer_move_failures);  // gone, or its slot reused since the report
         // The outbound SA: the session's the punt names, else any session's on this SA.
         uint32_t sa_out = shm::kNoIndex;
-        auto bound = [&](uint32_t i) { return dp_.session(i).in_use && dp_.session(i).sa_in == h.sa_index; };
-        if (h.session_index < state.max_sessions && bound(h.session_index)) sa_out = dp_.session(h.session_index).sa_out;
-        for (uint32_t i = 0; sa_out == shm::kNoIndex && i < state.session_high_water; ++i)
+        if (bound(h.session_index)) sa_out = dp_.session(h.session_index).sa_out;
+        const uint32_t sessions = std::min(state.session_high_water.load(), max_sessions);
+        for (uint32_t i = 0; sa_out == shm::kNoIndex && i < sessions; ++i)
             if (bound(i)) sa_out = dp_.session(i).sa_out;
+        if (!live_sa(sa_out)) return void(++counters_.peer_move_failures);  // no session: nothing to send to
         const shm::PublishedSa& in = dp_.sa(h.sa_index);
         const std::string from = config::format_ipv4(in.peer_address) + ":" + std::to_string(in.peer_port);
         shm::Command c{};
         c.type = shm::CommandType::UpdateSaPeer;
         c.peer = {ntohl(h.outer_source), ntohs(h.outer_source_port), 0};
         const std::string to = config::format_ipv4(c.peer.address) + ":" + std::to_string(c.peer.port);
-        for (uint32_t index : {h.sa_index, sa_out}) {
-            if (index == shm::kNoIndex) continue;
+        const std::string names = shm::name_of(in.name) + " and " + shm::name_of(dp_.sa(sa_out).name);
+        for (uint32_t index : {sa_out, h.sa_index}) {
             c.index = index;
             if (!execute(c, "SA " + shm::name_of(dp_.sa(index).name) + ": moving its peer to " + to))
                 return void(++counters_.peer_move_failures);
         }
         ++counters_.peer_moves;
-        std::printf("concentrator-cp: SA %s%s: peer moved from %s to %s (NAT mapping changed)\n",
-                    shm::name_of(in.name).c_str(),
-                    sa_out == shm::kNoIndex ? "" : (" and " + shm::name_of(dp_.sa(sa_out).name)).c_str(), from.c_str(),
-                    to.c_str());
+        std::printf("concentrator-cp: SA %s: peer moved from %s to %s (NAT mapping changed)\n", names.c_str(),
+                    from.c_str(), to.c_str());
         std::fflush(stdout);
     }
 

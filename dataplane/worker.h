@@ -62,6 +62,9 @@ struct Dataplane {
     // many milliseconds (a client flapping between two mappings cannot keep
     // the control plane moving it); 0: every time (tests).
     uint16_t peer_report_interval_ms = 100;
+    // The same new address:port is reported again after this long if the
+    // SA still has not moved there (a punt, a command or a move was lost).
+    uint16_t peer_report_retry_ms = 1000;
     bool install_static = true;  // false: concentrator-cp installs the config's static entries
     std::atomic<bool> stop{false};
 };
@@ -111,7 +114,17 @@ struct EspInflight {
     uint8_t* esp;
     uint32_t esp_len;
     uint32_t seq;
+    uint8_t handed_from;  // the worker that handed it over, kNotHanded if it came from an RX queue
     EspJobScratch scratch;
+};
+
+inline constexpr uint8_t kNotHanded = 0xFF;  // EspInflight::handed_from: from an RX queue (kMaxWorkers < 255)
+
+// Inbound SAs a worker gives away at the end of an ESP burst (esp_decap), and to whom.
+struct SaOwnerMoves {
+    SecurityAssociation* sa[kMaxBurst];
+    uint8_t to[kMaxBurst];
+    uint16_t count = 0;
 };
 
 // Authenticated, decrypted transport payloads handed from ESP decap to L2TP:
@@ -142,6 +155,7 @@ struct WorkerContext {
     TxBuffer core_tx;
     IvPool ivs;
     EspInflight inflight[kMaxBurst];
+    SaOwnerMoves owner_moves;  // esp_decap's, for the burst at hand
     L2tpBatch to_l2tp;   // filled by ESP decap's completions, drained by l2tp_decap
 };
 

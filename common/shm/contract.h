@@ -172,7 +172,10 @@ enum class PuntKind : uint8_t {
     // newer than any before it, came from outer_source:outer_source_port,
     // not the SA's peer (a NAT gave the client a new mapping, RFC 3947/3948):
     // the control plane moves the SA pair there (UpdateSaPeer). Once per
-    // new address:port; session_index is the SA's session if it has one.
+    // new address:port (again a while later if the SA did not move);
+    // session_index is the SA's session if it has one; tunnel_id and
+    // session_id carry the SA's SPI (high and low 16 bits, host order), so
+    // that a slot reused since the report is not moved.
     PeerMoved = 5,
 };
 

@@ -44,14 +44,49 @@ void hand_to_l2tp(WorkerContext& ctx, EspInflight& f, const EspPlaintext& pt) {
     ++out.count;
 }
 
+// The owner's note of how a new, authenticated packet of its SA arrived:
+// directly, or handed over by another worker, which after owner_move_after
+// in a row gets the SA. Only packets that verified and were not replays
+// count: anyone can send packets with an SA's SPI from a port that RSS
+// puts on another queue.
+void note_arrival(WorkerContext& ctx, const EspInflight& f) {
+    uint16_t& in_a_row = f.sa->inbound.handed_in_a_row;
+    if (f.handed_from == kNotHanded) {
+        in_a_row = 0;
+        return;
+    }
+    const uint16_t after = ctx.dp->owner_move_after;
+    if (after == 0 || ++in_a_row < after) return;
+    in_a_row = 0;
+    SaOwnerMoves& moves = ctx.owner_moves;
+    moves.sa[moves.count] = f.sa;
+    moves.to[moves.count++] = f.handed_from;  // at most one per packet of the burst
+}
+
+// After the burst, when none of its packets is in flight any more: every
+// write to the SAs' inbound state is done before the new owner can see owner.
+void give_away(WorkerContext& ctx) {
+    SaOwnerMoves& moves = ctx.owner_moves;
+    for (uint16_t k = 0; k < moves.count; ++k) {
+        uint16_t mine = ctx.queue;
+        if (moves.to[k] != ctx.queue && moves.sa[k]->owner().compare_exchange_strong(mine, moves.to[k],
+                                                                                    std::memory_order_release))
+            ++ctx.counters.rx_esp_owner_moves;
+    }
+    moves.count = 0;
+}
+
 // RFC 3947/3948: a NAT may give a client a new public address or port at
 // any time (a mapping that expired, a CGNAT rebinding), and the SA's peer
 // must follow or downstream traffic goes to the old one. An authenticated
 // packet newer than every one before it says where the client is now;
 // the control plane hears of each new address:port once and moves the SA
 // pair (UpdateSaPeer). Replayed or reordered packets from the old mapping
-// change nothing: they are not the newest. A client that flaps between two
-// mappings is reported at most every peer_report_interval_ms.
+// change nothing: they are not the newest; and without anti-replay, where
+// a captured packet replayed from anywhere would look newest, nothing is
+// followed. A client that flaps between two mappings is reported at most
+// every peer_report_interval_ms; one the SA did not follow (a report, a
+// command or the control plane lost) is reported again after peer_report_retry_ms.
 void notice_peer_move(WorkerContext& ctx, const EspInflight& f) {
     SecurityAssociation& sa = *f.sa;
     // classify_frame: IPv4 without options, then UDP, right in front of ESP.
@@ -64,22 +99,26 @@ void notice_peer_move(WorkerContext& ctx, const EspInflight& f) {
     const SecurityAssociation::PeerEndpoint current = sa.peer();
     if (address == current.address && port == current.port) return;
     const uint64_t key = SecurityAssociation::peer_endpoint_key(address, port);
-    if (sa.announced_peer == key) return;  // told already, not moved yet
     const uint64_t now = rte_get_tsc_cycles();
-    if (now - sa.announced_tsc < rte_get_tsc_hz() / 1000 * ctx.dp->peer_report_interval_ms) return;  // told lately
+    const uint64_t since = now - sa.announced_tsc, ms = rte_get_tsc_hz() / 1000;
+    if (since < ms * ctx.dp->peer_report_interval_ms) return;          // told (or tried) lately
+    if (key == sa.announced_peer && since < ms * ctx.dp->peer_report_retry_ms) return;  // told, not moved yet
+    sa.announced_tsc = now;  // a failed report waits the interval too: no mbuf a packet while the ring is full
     shm::PuntHeader h{};
     h.kind = shm::PuntKind::PeerMoved;
     h.port = 0;
     h.outer_source = address;
     h.outer_destination = sa.local_address;
     h.outer_source_port = port;
-    h.outer_destination_port = sa.local_port;
+    h.outer_destination_port = current.local_port;
     h.sa_index = ctx.dp->sas.index_of(&sa);
+    // The SA's SPI, so that the control plane can tell if the slot was reused since.
+    h.tunnel_id = static_cast<uint16_t>(sa.spi >> 16);
+    h.session_id = static_cast<uint16_t>(sa.spi);
     const uint32_t hint = sa.session_hint().load(std::memory_order_relaxed);
     h.session_index = hint == kNoSessionHint ? shm::kNoIndex : hint;
-    if (!punt_event(ctx, h)) return;  // the next packet from there tries again
+    if (!punt_event(ctx, h)) return;  // a packet from there after the interval tries again
     sa.announced_peer = key;
-    sa.announced_tsc = now;
     ++ctx.counters.rx_esp_peer_moves;
 }
 
@@ -87,7 +126,7 @@ void notice_peer_move(WorkerContext& ctx, const EspInflight& f) {
 void complete_decrypt(WorkerContext& ctx, EspInflight& f, EspStatus status, const EspPlaintext& pt) {
     WorkerCounters& c = ctx.counters;
     bool forward = false;
-    const uint32_t highest_before = f.sa->inbound.replay.highest;  // 0 when anti-replay is off
+    const uint32_t highest_before = f.sa->inbound.replay.highest;
     if (status == EspStatus::AuthFailed) ++c.rx_esp_auth_drops;
     else if (status == EspStatus::CryptoError) ++c.rx_esp_crypto_error_drops;
     // RFC 4303 3.4.3: the window moves only for authenticated packets.
@@ -99,7 +138,8 @@ void complete_decrypt(WorkerContext& ctx, EspInflight& f, EspStatus status, cons
         else forward = true;
     }
     if (forward) {
-        if (f.sa->udp_encap && f.seq > highest_before) notice_peer_move(ctx, f);
+        note_arrival(ctx, f);
+        if (f.sa->udp_encap && f.seq > highest_before && f.sa->replay().enabled()) notice_peer_move(ctx, f);
         hand_to_l2tp(ctx, f, pt);
     }
     else rte_pktmbuf_free(f.mbuf);
@@ -121,41 +161,6 @@ bool owned_here(const WorkerContext& ctx, SecurityAssociation& sa, uint16_t& own
     if (owner == ctx.queue) return true;
     // A failed claim leaves the winner in owner.
     return owner == kNoOwner && sa.owner().compare_exchange_strong(owner, ctx.queue, std::memory_order_acquire);
-}
-
-// SAs this worker gives away at the end of a burst, and to whom.
-struct OwnerMoves {
-    SecurityAssociation* sa[kMaxBurst];
-    uint8_t to[kMaxBurst];
-    uint16_t count = 0;
-};
-
-// The owner's note of how its SA's packet i arrived: directly, or handed
-// over by another worker, which after owner_move_after in a row in the SA
-// gets it.
-void note_arrival(const WorkerContext& ctx, const EspBatch& batch, uint16_t i, SecurityAssociation& sa,
-                  OwnerMoves& moves) {
-    uint16_t& in_a_row = sa.inbound.handed_in_a_row;
-    if (!batch.handed) {
-        in_a_row = 0;
-        return;
-    }
-    const uint16_t after = ctx.dp->owner_move_after;
-    if (after == 0 || ++in_a_row < after) return;
-    in_a_row = 0;
-    moves.sa[moves.count] = &sa;
-    moves.to[moves.count++] = batch.handed_from[i];  // at most one per SA a burst: fewer than 64 packets
-}
-
-// After the burst, when none of its packets is in flight any more: every
-// write to the SAs' inbound state is done before the new owner can see owner.
-void give_away(WorkerContext& ctx, const OwnerMoves& moves) {
-    for (uint16_t k = 0; k < moves.count; ++k) {
-        uint16_t mine = ctx.queue;
-        if (moves.to[k] != ctx.queue && moves.sa[k]->owner().compare_exchange_strong(mine, moves.to[k],
-                                                                                    std::memory_order_release))
-            ++ctx.counters.rx_esp_owner_moves;
-    }
 }
 
 // The owner finds the SA again by SPI: the mbuf carries only where ESP
@@ -228,7 +233,6 @@ void esp_decap(WorkerContext& ctx, EspBatch& batch) {
 
     IMB_MGR* imb = ctx.imb;
     unsigned inflight = 0;
-    OwnerMoves moves;
     const SecurityAssociation* promoted = nullptr;  // the last SA whose lines went on into L1
     for (uint16_t i = 0; i < n; ++i) {
         window.advance_to(i);
@@ -252,13 +256,13 @@ void esp_decap(WorkerContext& ctx, EspBatch& batch) {
             hand_off(ctx, m, batch.esp_offset[i], batch.udp_encap[i], owner);
             continue;
         }
-        note_arrival(ctx, batch, i, *sa, moves);
         EspInflight& f = ctx.inflight[inflight];
         f.mbuf = m;
         f.sa = sa;
         f.esp = rte_pktmbuf_mtod_offset(m, uint8_t*, batch.esp_offset[i]);
         f.esp_len = rte_pktmbuf_data_len(m) - batch.esp_offset[i];
         f.seq = proto::load_u32(f.esp + 4);
+        f.handed_from = batch.handed ? batch.handed_from[i] : kNotHanded;
         if (!count_replay_verdict(c, sa->replay().check(f.seq))) {
             rte_pktmbuf_free(m);
             continue;
@@ -289,7 +293,7 @@ void esp_decap(WorkerContext& ctx, EspBatch& batch) {
         submit_job(imb, job, [&](const IMB_JOB* done) { complete_decrypt_job(ctx, done); });
     }
     flush_jobs(imb, [&](const IMB_JOB* done) { complete_decrypt_job(ctx, done); });
-    if (moves.count) give_away(ctx, moves);
+    if (ctx.owner_moves.count) give_away(ctx);
 }
 
 }  // namespace conc::dp

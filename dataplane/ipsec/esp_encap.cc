@@ -115,7 +115,7 @@ void esp_encap(WorkerContext& ctx, EspEncapBatch& batch) {
                                  sa->udp_encap ? proto::kIpProtoUdp : proto::kIpProtoEsp,
                                  static_cast<uint16_t>(outer_len), kOuterTtl, ctx.ip_identification++, 0);
         if (sa->udp_encap)
-            proto::write_udp_header(ip + proto::kIpv4MinHeaderSize, rte_be_to_cpu_16(sa->local_port),
+            proto::write_udp_header(ip + proto::kIpv4MinHeaderSize, rte_be_to_cpu_16(peer.local_port),
                                     rte_be_to_cpu_16(peer.port),
                                     static_cast<uint16_t>(proto::kUdpHeaderSize + f.esp_len));
         sa->count_outbound(ctx.queue, payload_len);

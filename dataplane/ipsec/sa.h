@@ -149,22 +149,27 @@ struct alignas(64) SecurityAssociation {
     };
     char name[32]{};
     // Inbound, NAT-T: the last new peer address:port the control plane was
-    // told of (peer_endpoint_key; 0 = none), so that it hears of each once.
-    // The owner worker's alone; read only when a packet comes from elsewhere.
+    // told of (peer_endpoint_key; 0 = none) and when it was told or last
+    // tried to be (rte_get_tsc_cycles), so that it hears of each once, and
+    // again only if the SA has not moved a while later (the report or the
+    // move was lost). The owner worker's alone; read only when a packet
+    // comes from elsewhere.
     uint64_t announced_peer = 0;
-    uint64_t announced_tsc = 0;  // when (rte_get_tsc_cycles)
+    uint64_t announced_tsc = 0;
 
     // The peer's address and UDP port (network byte order) as one 8-byte
     // load and store: the main lcore moves a NAT-T peer (UpdateSaPeer) while
     // workers send, and a packet must never take the new address with the
     // old port. local_port sits between them and is carried along unchanged.
+    // Workers read local_port through peer() as well: the word is written whole.
     struct PeerEndpoint {
         uint32_t address;
         uint16_t port;
+        uint16_t local_port;
     };
     PeerEndpoint peer() const {
         const uint64_t word = __atomic_load_n(peer_word(), __ATOMIC_RELAXED);
-        return {static_cast<uint32_t>(word), static_cast<uint16_t>(word >> 48)};
+        return {static_cast<uint32_t>(word), static_cast<uint16_t>(word >> 48), static_cast<uint16_t>(word >> 32)};
     }
     void set_peer(uint32_t address_net, uint16_t port_net) {
         const uint64_t word = uint64_t{address_net} | uint64_t{local_port} << 32 | uint64_t{port_net} << 48;

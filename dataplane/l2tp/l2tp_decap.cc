@@ -74,7 +74,7 @@ shm::PuntHeader punt_header(const SecurityAssociation& sa, uint32_t sa_index) {
     h.outer_source = peer.address;
     h.outer_destination = sa.local_address;
     h.outer_source_port = sa.udp_encap ? peer.port : 0;
-    h.outer_destination_port = sa.udp_encap ? sa.local_port : 0;
+    h.outer_destination_port = sa.udp_encap ? peer.local_port : 0;
     h.sa_index = sa_index;
     h.session_index = shm::kNoIndex;
     return h;

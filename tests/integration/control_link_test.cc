@@ -121,6 +121,7 @@ class ControlLinkTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(a_control_plane_takes_only_its_own_acks);
     CPPUNIT_TEST(a_command_given_up_on_is_answered_later);
     CPPUNIT_TEST(a_nat_t_client_that_moves_is_followed);
+    CPPUNIT_TEST(no_peer_is_followed_without_anti_replay);
     CPPUNIT_TEST(a_plain_esp_sa_has_no_peer_to_move);
     CPPUNIT_TEST_SUITE_END();
 
@@ -401,6 +402,8 @@ public:
         CPPUNIT_ASSERT_EQUAL(sa_in, punts[0].sa_index);
         CPPUNIT_ASSERT_EQUAL(session, punts[0].session_index);
         CPPUNIT_ASSERT_EQUAL(uint16_t{0}, punts[0].payload_length);
+        const uint32_t spi = r.dataplane().sas.at(sa_in).spi;
+        CPPUNIT_ASSERT_EQUAL(spi, uint32_t{punts[0].tunnel_id} << 16 | punts[0].session_id);
         CPPUNIT_ASSERT_EQUAL(uint64_t{1}, lab.counters().rx_esp_peer_moves);
 
         // Not the newest (an older packet, delayed) or not authentic: nothing moves.
@@ -456,11 +459,39 @@ public:
         CPPUNIT_ASSERT_EQUAL(size_t{1}, punts.size());
         CPPUNIT_ASSERT_EQUAL(htons(6002), punts[0].outer_source_port);
         CPPUNIT_ASSERT_EQUAL(uint64_t{5}, lab.counters().rx_esp_peer_moves);
+        // That report went nowhere (the SA did not move): it is made again later.
+        r.dataplane().peer_report_retry_ms = 110;
+        CPPUNIT_ASSERT_EQUAL(size_t{1}, up(19));
+        CPPUNIT_ASSERT(take_punts(r).empty());
+        std::this_thread::sleep_for(std::chrono::milliseconds(120));
+        CPPUNIT_ASSERT_EQUAL(size_t{1}, up(20));
+        punts = take_punts(r);
+        CPPUNIT_ASSERT_EQUAL(size_t{1}, punts.size());
+        CPPUNIT_ASSERT_EQUAL(htons(6002), punts[0].outer_source_port);
 
         // What the command refuses.
         CPPUNIT_ASSERT_EQUAL(shm::CommandStatus::NoSuchEntry, execute(r, move_peer(999999, kClientPublic, 1)).status);
         CPPUNIT_ASSERT_EQUAL(shm::CommandStatus::BadCommand, execute(r, move_peer(sa_out, kClientPublic, 0)).status);
         CPPUNIT_ASSERT_EQUAL(shm::CommandStatus::BadCommand, execute(r, move_peer(sa_out, 0, 6000)).status);
+        r.dataplane().control.state->controlplane_pid.store(0);
+    }
+
+    // Without anti-replay a captured packet replayed from anywhere would look
+    // like the newest: nothing is followed then.
+    void no_peer_is_followed_without_anti_replay() {
+        ClientLab lab;
+        lab.add_client({});
+        lab.config().ipsec.replay_window = 0;
+        CPPUNIT_ASSERT_EQUAL(std::string(), lab.start());
+        RingDataplane& r = lab.ring();
+        r.dataplane().control.state->controlplane_pid.store(getpid());
+        r.dataplane().peer_report_interval_ms = 0;
+        lab.client(0).set_peer_port(6000);
+        const auto inner = ipv4_udp(kClientAddress, kCoreHost, 5000, 53, {1});
+        CPPUNIT_ASSERT_EQUAL(size_t{2}, lab.upstream({lab.client(0).upstream_bytes(inner, proto::kPppIpv4),
+                                                      lab.client(0).upstream_bytes(inner, proto::kPppIpv4)}).size());
+        CPPUNIT_ASSERT(take_punts(r).empty());
+        CPPUNIT_ASSERT_EQUAL(uint64_t{0}, lab.counters().rx_esp_peer_moves);
         r.dataplane().control.state->controlplane_pid.store(0);
     }
 

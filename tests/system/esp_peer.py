@@ -2869,12 +2869,15 @@ def run_cp_suite(args):
     # A NAT gives a NAT-T client a new port (RFC 3947/3948): its next packet
     # tells the control plane, which moves the SA pair; the answers follow.
     M = next((p for p in pairs if p.udp_encap), None)
-    if M is not None:
+    if res.check("cp/nat-rebinding-has-a-nat-t-client", M is not None, "no NAT-T pair in the plan"):
         before, why = ctl("show", "stats")
+        res.check("cp/nat-rebinding-stats-before", before is not None, why)
         M.peer_port += 1000
         moved = "%s:%d" % (M.peer, M.peer_port)
         spis = {"0x%08x" % M.inbound.spi, "0x%08x" % M.outbound.spi}
-        lab.upstream([M], 1)
+        up, _ = lab.upstream([M], 1)
+        ok, problems = up.get(M.name, (0, []))
+        res.check("cp/nat-rebinding-first-packet-forwarded", ok == 1, "; ".join(problems[:2]))
         peers = []
         deadline = time.monotonic() + 3
         while time.monotonic() < deadline:
@@ -2886,6 +2889,7 @@ def run_cp_suite(args):
         res.check("cp/nat-rebinding-moves-the-sa-pair", peers == [moved, moved],
                   why or "SAs' peers %s, want %s" % (peers, moved))
         after, why2 = ctl("show", "stats")
+        res.check("cp/nat-rebinding-stats-after", after is not None, why2)
         if before and after:
             moves = after["controlplane"]["peer_moves"] - before["controlplane"]["peer_moves"]
             seen = after["dataplane"]["counters"]["rx_esp_peer_moves"] - \
