@@ -49,9 +49,7 @@ bool DataplaneLink::claim(int32_t& holder) {
         holder = expected;
         return false;
     }
-    // What is in the ack ring now answers a predecessor's commands.
-    shm::CommandAck unused;
-    sort_acks(0, unused);
+    drain_acks();  // what is in the ack ring now answers a predecessor's commands
     return claimed_ = true;
 }
 
@@ -122,9 +120,13 @@ CommandResult DataplaneLink::execute(shm::Command command, int timeout_ms) {
     return result;
 }
 
-std::vector<shm::CommandAck> DataplaneLink::take_late_acks() {
+void DataplaneLink::drain_acks() {
     shm::CommandAck unused;
     sort_acks(0, unused);
+}
+
+std::vector<shm::CommandAck> DataplaneLink::take_late_acks() {
+    drain_acks();
     return std::exchange(late_acks_, {});
 }
 

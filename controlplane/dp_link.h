@@ -70,6 +70,8 @@ public:
 private:
     // Dequeues every ack waiting; the one for `sequence` (if any) goes to found.
     bool sort_acks(uint32_t sequence, shm::CommandAck& found);
+    // The same with no command waiting: every ack is late or stale.
+    void drain_acks();
 
     shm::SharedState* state_ = nullptr;
     const shm::PublishedSa* sas_ = nullptr;
