@@ -32,13 +32,13 @@ if [ ! -x "$BENCH" ]; then
     finish
 fi
 
-# The table's rows: direction algorithm clients size mode Mpps Gbps cycles crypto all-keys overhead vs-1 [runs].
+# The table's rows: direction algorithm clients size mode Mpps Gbps cycles crypto all-keys overhead vs-1 ours [runs].
 rows() { grep -E '^(upstream|downstream) ' "$1"; }
 
 # Checks one row (its fields as arguments) for consistency; $1 names it.
 check_row() {
     local name=$1; shift
-    local mpps=$6 cycles=$8 crypto=$9 all_keys=${10} overhead=${11} vs1=${12}
+    local mpps=$6 cycles=$8 crypto=$9 all_keys=${10} overhead=${11} vs1=${12} ours=${13}
     if awk -v m="$mpps" -v c="$cycles" -v k="$crypto" -v o="$overhead" 'BEGIN {
             # Mpps x cycles/pkt is the TSC rate in MHz (times the workers): checked loosely.
             exit !(c > 0 && k > 0 && (o - (c - k)) ^ 2 <= 1 && m * c > 500 && m * c < 10000)
@@ -48,15 +48,25 @@ check_row() {
         fail "$name: inconsistent row: cycles $cycles, crypto-only $crypto, overhead $overhead, Mpps $mpps"
     fi
     case $3 in
-        1) if [ "$all_keys" = - ] && [ "$vs1" = - ]; then
-               pass "$name: one client, no all-keys or vs-1 figure"
+        1) if [ "$all_keys" = - ] && [ "$vs1" = - ] && [ "$ours" = - ]; then
+               pass "$name: one client, no all-keys, vs-1 or ours figure"
            else
-               fail "$name: one client but all-keys '$all_keys', vs-1 '$vs1'"
+               fail "$name: one client but all-keys '$all_keys', vs-1 '$vs1', ours '$ours'"
            fi ;;
-        *) if [[ $all_keys =~ ^[0-9]+$ ]] && [[ $vs1 =~ ^[+-][0-9]+\.[0-9]%$ ]]; then
-               pass "$name: $3 clients: all-keys $all_keys, against one client $vs1"
+        *) if [[ $all_keys =~ ^[0-9]+$ ]] && [[ $vs1 =~ ^[+-][0-9]+\.[0-9]%$ ]] && [[ $ours =~ ^[+-][0-9]+\.[0-9]%$ ]]; then
+               pass "$name: $3 clients: all-keys $all_keys, against one client $vs1, ours $ours"
            else
-               fail "$name: $3 clients but all-keys '$all_keys', vs-1 '$vs1'"
+               fail "$name: $3 clients but all-keys '$all_keys', vs-1 '$vs1', ours '$ours'"
+           fi
+           # ours = vs-1 - (all-keys - crypto-only) / one client's cycles, and
+           # one client's cycles = cycles / (1 + vs-1): checked to a rounding.
+           if awk -v c="$cycles" -v k="$crypto" -v a="$all_keys" -v v="${vs1%\%}" -v o="${ours%\%}" 'BEGIN {
+                   one = c / (1 + v / 100); want = v - (a - k) / one * 100
+                   exit !((o - want) ^ 2 <= 0.25)
+               }'; then
+               pass "$name: ours $ours is vs-1 less the clients' keys' own cost"
+           else
+               fail "$name: ours $ours does not add up (cycles $cycles, crypto $crypto, all-keys $all_keys, vs-1 $vs1)"
            fi ;;
     esac
 }
@@ -84,12 +94,12 @@ mapfile -t lines < <(rows "$WORK/runs.log")
 if [ "${#lines[@]}" = 1 ]; then
     read -r -a f <<< "${lines[0]}"
     check_row "--runs 3 upstream aes128-sha1 IMIX ESP stage" "${f[@]}"
-    IFS=/ read -r -a runs <<< "${f[12]:-}"
+    IFS=/ read -r -a runs <<< "${f[13]:-}"
     median=$(printf '%s\n' "${runs[@]}" | sort -n | sed -n 2p)
     if [ "${#runs[@]}" = 3 ] && [ "$median" = "${f[7]}" ]; then
-        pass "--runs 3: the row is the median run (${f[7]} of ${f[12]})"
+        pass "--runs 3: the row is the median run (${f[7]} of ${f[13]})"
     else
-        fail "--runs 3: row cycles ${f[7]}, runs '${f[12]:-}'"
+        fail "--runs 3: row cycles ${f[7]}, runs '${f[13]:-}'"
     fi
 else
     fail "--runs 3: ${#lines[@]} rows"
