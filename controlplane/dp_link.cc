@@ -79,8 +79,9 @@ bool DataplaneLink::sort_acks(uint32_t sequence, shm::CommandAck& found) {
         if (sequence != 0 && ack.sequence == sequence) {
             found = ack;
             got = true;
-        } else if (unanswered_.erase(ack.sequence)) {
-            late_acks_.push_back(ack);
+        } else if (const auto it = unanswered_.find(ack.sequence); it != unanswered_.end()) {
+            late_acks_.push_back({ack, std::move(it->second)});
+            unanswered_.erase(it);
         } else {
             ++stale_acks_;
         }
@@ -88,7 +89,7 @@ bool DataplaneLink::sort_acks(uint32_t sequence, shm::CommandAck& found) {
     return got;
 }
 
-CommandResult DataplaneLink::execute(shm::Command command, int timeout_ms) {
+CommandResult DataplaneLink::execute(shm::Command command, const std::string& what, int timeout_ms) {
     CommandResult result;
     command.version = shm::kContractVersion;
     do command.sequence = state_->next_command_sequence.fetch_add(1);
@@ -116,7 +117,7 @@ CommandResult DataplaneLink::execute(shm::Command command, int timeout_ms) {
     }
     // Its ack may still come: kept for take_late_acks(), within what the ack ring can hold.
     if (unanswered_.size() >= shm::kAckRingSize) unanswered_.erase(unanswered_.begin());
-    unanswered_.insert(command.sequence);
+    unanswered_[command.sequence] = what;
     return result;
 }
 
@@ -125,7 +126,7 @@ void DataplaneLink::drain_acks() {
     sort_acks(0, unused);
 }
 
-std::vector<shm::CommandAck> DataplaneLink::take_late_acks() {
+std::vector<LateAck> DataplaneLink::take_late_acks() {
     drain_acks();
     return std::exchange(late_acks_, {});
 }

@@ -9,7 +9,7 @@
 #pragma once
 
 #include <cstdint>
-#include <set>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -37,6 +37,13 @@ struct CommandResult {
 };
 const char* outcome_name(CommandResult::Outcome o);
 
+// An ack that came after its command had been given up on, with what the
+// caller said the command was.
+struct LateAck {
+    shm::CommandAck ack;
+    std::string what;
+};
+
 class DataplaneLink {
 public:
     // Empty on success, else what is missing.
@@ -51,10 +58,11 @@ public:
     // Sends a command under a sequence number unique for the data plane's
     // life (SharedState::next_command_sequence) and waits up to timeout_ms for
     // the ack that carries it. Acks for commands that timed out earlier are
-    // kept for take_late_acks(); any other ack is stale and only counted.
-    CommandResult execute(shm::Command command, int timeout_ms = 2000);
+    // kept for take_late_acks(), named by their `what`; any other ack is
+    // stale and only counted.
+    CommandResult execute(shm::Command command, const std::string& what = "command", int timeout_ms = 2000);
     // The acks that came after their commands had been given up on (Unanswered), oldest first.
-    std::vector<shm::CommandAck> take_late_acks();
+    std::vector<LateAck> take_late_acks();
     // Acks that belonged to no command of this control plane (a predecessor's).
     uint64_t stale_acks() const { return stale_acks_; }
 
@@ -82,8 +90,8 @@ private:
     rte_ring* injects_ = nullptr;
     rte_mempool* pool_ = nullptr;
     bool claimed_ = false;
-    std::set<uint32_t> unanswered_;  // sequences given up on, at most kAckRingSize
-    std::vector<shm::CommandAck> late_acks_;
+    std::map<uint32_t, std::string> unanswered_;  // sequence given up on -> what, at most kAckRingSize
+    std::vector<LateAck> late_acks_;
     uint64_t stale_acks_ = 0;
 };
 

@@ -102,12 +102,10 @@ public:
     // What became of commands given up on: logged, so that the operator
     // knows an entry went in (or did not) after all.
     void handle_late_acks() {
-        for (const shm::CommandAck& ack : dp_.take_late_acks()) {
+        for (const cp::LateAck& late : dp_.take_late_acks()) {
             ++counters_.command_acks_late;
-            const auto it = unanswered_.find(ack.sequence);
-            const std::string what = it == unanswered_.end() ? "command" : it->second;
-            if (it != unanswered_.end()) unanswered_.erase(it);
-            std::fprintf(stderr, "concentrator-cp: %s: late answer to command %u: %s (index %u)%s%.*s\n", what.c_str(),
+            const shm::CommandAck& ack = late.ack;
+            std::fprintf(stderr, "concentrator-cp: %s: late answer to command %u: %s (index %u)%s%.*s\n", late.what.c_str(),
                          ack.sequence, shm::command_status_name(ack.status), ack.index, ack.reason[0] ? ": " : "",
                          static_cast<int>(sizeof ack.reason), ack.reason);
         }
@@ -142,15 +140,10 @@ public:
 private:
     std::optional<uint32_t> execute(const shm::Command& c, const std::string& what) {
         ++counters_.commands_sent;
-        const cp::CommandResult r = dp_.execute(c);
+        const cp::CommandResult r = dp_.execute(c, what);
         if (r.outcome != cp::CommandResult::Outcome::Acked) {
             ++counters_.commands_failed;
-            if (r.outcome == cp::CommandResult::Outcome::Unanswered) {
-                ++counters_.commands_unanswered;
-                // As many as the link keeps (the ack ring's size): the oldest go first.
-                if (unanswered_.size() >= shm::kAckRingSize) unanswered_.erase(unanswered_.begin());
-                unanswered_[r.sequence] = what;
-            }
+            if (r.outcome == cp::CommandResult::Outcome::Unanswered) ++counters_.commands_unanswered;
             std::fprintf(stderr, "concentrator-cp: %s: command %u: %s\n", what.c_str(), r.sequence,
                          cp::outcome_name(r.outcome));
             return std::nullopt;
@@ -245,7 +238,6 @@ private:
     const config::Config& cfg_;
     cp::DataplaneLink& dp_;
     cp::mgmt::ControlCounters counters_;
-    std::map<uint32_t, std::string> unanswered_;  // sequence -> what, until its ack turns up
 };
 
 }  // namespace

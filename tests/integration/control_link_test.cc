@@ -308,7 +308,7 @@ public:
         {
             // The main lcore busy: the command waits in the ring past the timeout.
             std::lock_guard<std::mutex> lock(main_lcore.hold);
-            late = link.execute(command_by_index(shm::CommandType::DeleteSession, session), 20);
+            late = link.execute(command_by_index(shm::CommandType::DeleteSession, session), "the late one", 20);
             CPPUNIT_ASSERT_EQUAL(cp::CommandResult::Outcome::Unanswered, outcome(late));
             CPPUNIT_ASSERT(late.sequence != 0);
             CPPUNIT_ASSERT(link.take_late_acks().empty());
@@ -317,7 +317,7 @@ public:
             shm::SharedState& state = *r.dataplane().control.state;
             state.magic = 0;
             const auto start = std::chrono::steady_clock::now();
-            gone = link.execute(command_by_index(shm::CommandType::DeleteSession, 999999), 5000);
+            gone = link.execute(command_by_index(shm::CommandType::DeleteSession, 999999), "the one gone", 5000);
             CPPUNIT_ASSERT_EQUAL(cp::CommandResult::Outcome::DataplaneGone, outcome(gone));
             CPPUNIT_ASSERT(std::chrono::steady_clock::now() - start < std::chrono::seconds(2));
             state.magic = shm::kStateMagic;
@@ -327,7 +327,8 @@ public:
             shm::Command filler = command_by_index(shm::CommandType::DeleteSession, 999999);
             filler.sequence = 0;
             while (rte_ring_enqueue_elem(commands, &filler, sizeof filler) == 0) {}
-            const cp::CommandResult refused = link.execute(command_by_index(shm::CommandType::DeleteSession, 1), 10);
+            const cp::CommandResult refused =
+                link.execute(command_by_index(shm::CommandType::DeleteSession, 1), "the refused one", 10);
             CPPUNIT_ASSERT_EQUAL(cp::CommandResult::Outcome::NotQueued, outcome(refused));
             CPPUNIT_ASSERT_EQUAL(0u, refused.sequence);
             // Only the two commands sent stay, in their order: the fillers go.
@@ -343,13 +344,16 @@ public:
         CPPUNIT_ASSERT_EQUAL(cp::CommandResult::Outcome::Acked, outcome(next));
         CPPUNIT_ASSERT_EQUAL(shm::CommandStatus::NoSuchEntry, next.ack.status);  // deleted by the late one
         // Both commands it stopped waiting for were answered after all, in order.
-        const std::vector<shm::CommandAck> answers = link.take_late_acks();
+        // Each named as its caller named it.
+        const std::vector<cp::LateAck> answers = link.take_late_acks();
         CPPUNIT_ASSERT_EQUAL(size_t{2}, answers.size());
-        CPPUNIT_ASSERT_EQUAL(late.sequence, answers[0].sequence);
-        CPPUNIT_ASSERT_EQUAL(shm::CommandStatus::Ok, answers[0].status);
-        CPPUNIT_ASSERT_EQUAL(session, answers[0].index);
-        CPPUNIT_ASSERT_EQUAL(gone.sequence, answers[1].sequence);
-        CPPUNIT_ASSERT_EQUAL(shm::CommandStatus::NoSuchEntry, answers[1].status);
+        CPPUNIT_ASSERT_EQUAL(late.sequence, answers[0].ack.sequence);
+        CPPUNIT_ASSERT_EQUAL(std::string("the late one"), answers[0].what);
+        CPPUNIT_ASSERT_EQUAL(shm::CommandStatus::Ok, answers[0].ack.status);
+        CPPUNIT_ASSERT_EQUAL(session, answers[0].ack.index);
+        CPPUNIT_ASSERT_EQUAL(gone.sequence, answers[1].ack.sequence);
+        CPPUNIT_ASSERT_EQUAL(std::string("the one gone"), answers[1].what);
+        CPPUNIT_ASSERT_EQUAL(shm::CommandStatus::NoSuchEntry, answers[1].ack.status);
         CPPUNIT_ASSERT_EQUAL(uint64_t{0}, link.stale_acks());
         CPPUNIT_ASSERT(link.take_late_acks().empty());
         link.release();
