@@ -48,9 +48,7 @@ bool send_l2tp_control(WorkerContext& ctx, rte_mbuf* m, const shm::InjectHeader&
     uint8_t* udp = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, proto::kUdpHeaderSize));
     if (!udp) return false;
     proto::write_udp_header(udp, proto::kL2tpPort, h.l2tp_peer_port ? h.l2tp_peer_port : proto::kL2tpPort, udp_len);
-    out.mbuf[out.count] = m;
-    out.sa[out.count] = &sas.at(h.sa_out);
-    ++out.count;
+    add_to_esp_batch(ctx, out, m, &sas.at(h.sa_out));
     return true;
 }
 

@@ -164,6 +164,14 @@ void access_receive(WorkerContext& ctx, rte_mbuf** packets, uint16_t n);  // cla
 void core_receive(WorkerContext& ctx, rte_mbuf** packets, uint16_t n);    // l2tp/l2tp_encap.cc
 void l2tp_decap(WorkerContext& ctx, L2tpBatch& batch);                    // l2tp/l2tp_decap.cc
 void esp_encap(WorkerContext& ctx, EspEncapBatch& batch);                 // ipsec/esp_encap.cc
+// Queues a packet for esp_encap on sa, encrypting and sending the batch
+// first if it is full: fragmentation makes more packets than a burst had.
+inline void add_to_esp_batch(WorkerContext& ctx, EspEncapBatch& batch, rte_mbuf* m, SecurityAssociation* sa) {
+    if (batch.count == kMaxBurst) esp_encap(ctx, batch);
+    batch.mbuf[batch.count] = m;
+    batch.sa[batch.count] = sa;
+    ++batch.count;
+}
 unsigned inject_receive(WorkerContext& ctx);                              // inject.cc
 unsigned handoff_receive(WorkerContext& ctx);                             // ipsec/esp_decap.cc
 

@@ -115,9 +115,7 @@ void l2tp_encapsulate(WorkerContext& ctx, rte_mbuf* m, Session& s, uint16_t ip_l
     proto::write_l2tp_data_header(udp + proto::kUdpHeaderSize, s.peer_tunnel_id, s.peer_session_id, s.sequencing, ns);
     proto::write_ppp_header(udp + proto::kUdpHeaderSize + l2tp_size, ppp_protocol);
     s.count_tx(ctx.queue, ip_len);
-    out.mbuf[out.count] = m;
-    out.sa[out.count] = &ctx.dp->sas.at(s.sa_out);
-    ++out.count;
+    add_to_esp_batch(ctx, out, m, &ctx.dp->sas.at(s.sa_out));
 }
 
 namespace {
@@ -143,7 +141,6 @@ void fragment_and_encapsulate(WorkerContext& ctx, const CorePacket& p, Session& 
         }
         rte_pktmbuf_append(frag, static_cast<uint16_t>(len));
         ++ctx.counters.tx_fragments;
-        if (out.count == kMaxBurst) esp_encap(ctx, out);  // a burst of big packets can outgrow one batch
         l2tp_encapsulate(ctx, frag, s, static_cast<uint16_t>(len), proto::kPppIpv4, out);
         if (next == 0) return;
         offset = next;

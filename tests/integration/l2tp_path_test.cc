@@ -53,6 +53,7 @@ class L2tpPathTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(tcp_mss_is_clamped_both_ways);
     CPPUNIT_TEST(too_big_with_df_gets_icmp);
     CPPUNIT_TEST(too_big_without_df_is_fragmented);
+    CPPUNIT_TEST(fragments_that_fill_the_batch_then_a_small_packet);
     CPPUNIT_TEST(ipv6_both_ways);
     CPPUNIT_TEST(unknown_destination_is_dropped);
     CPPUNIT_TEST(sessions_are_found_in_their_address_slot_or_hashed);
@@ -317,6 +318,25 @@ public:
         CPPUNIT_ASSERT_EQUAL(size_t{1460}, covered);
         CPPUNIT_ASSERT(std::equal(reassembled.begin(), reassembled.end(), big.begin() + 20));
         CPPUNIT_ASSERT_EQUAL(uint64_t{2}, lab.counters().tx_fragments);
+    }
+
+    // 128 packets of two fragments each fill the 256-entry ESP batch to the
+    // brim; the small packet after them in the same burst must go into a
+    // fresh batch, not past the end of the full one.
+    void fragments_that_fill_the_batch_then_a_small_packet() {
+        ClientLab lab;
+        lab.add_client({});
+        lab.config().dataplane.burst_size = 256;
+        CPPUNIT_ASSERT_EQUAL(std::string(), lab.start());
+        std::vector<std::vector<uint8_t>> burst(128, ipv4_udp(kCoreHost, kClientAddress, 1, 2, bytes(1452, 3), 64, 0));
+        burst.push_back(ipv4_udp(kCoreHost, kClientAddress, 1, 2, bytes(10, 4), 64, 0));
+        const auto out = lab.downstream(burst);
+        CPPUNIT_ASSERT_EQUAL(size_t{257}, out.size());
+        CPPUNIT_ASSERT_EQUAL(uint64_t{256}, lab.counters().tx_fragments);
+        // The last one out is the small packet, whole and encrypted like the rest.
+        const auto last = open(lab, 0, out.back()).inner;
+        CPPUNIT_ASSERT_EQUAL(size_t{20 + 8 + 10}, last.size());
+        CPPUNIT_ASSERT_EQUAL(uint16_t{0}, proto::internet_checksum(last.data(), 20));
     }
 
     void ipv6_both_ways() {
