@@ -764,6 +764,11 @@ private:
         if (!s) return std::nullopt;
         auto name = nonempty_string(*s, join(path, "name"));
         if (!name) return std::nullopt;
+        if (name->size() > kMaxNameLength) {
+            fail(*s, join(path, "name"), quoted(*name) + " is " + std::to_string(name->size()) + " bytes long, at most " +
+                                             std::to_string(kMaxNameLength) + " are kept");
+            return std::nullopt;
+        }
         if (auto same = first_match(loaded, [&](const Item& o) { return o.name == *name; })) {
             fail(*s, join(path, "name"),
                  quoted(*name) + " is already the name of the " + what + " at line " + std::to_string(same->line));

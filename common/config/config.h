@@ -5,6 +5,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -47,6 +48,10 @@ enum class SaDirection : uint8_t { Inbound, Outbound };
 
 // A manually keyed SA, like `ip xfrm state add`: for tests, benchmarks and
 // pktgen runs. The control plane installs negotiated SAs at run time.
+// Static SAs' and sessions' names travel to the control plane and the tools
+// in fixed fields (common/shm: 32 bytes with the terminating NUL).
+inline constexpr size_t kMaxNameLength = 31;
+
 struct StaticSa {
     std::string name;
     SaDirection direction = SaDirection::Inbound;

@@ -18,6 +18,8 @@ const char* command_status_name(CommandStatus s) {
     return "unknown";
 }
 
+static_assert(config::kMaxNameLength < kNameSize, "a configured name must fit the shared fields whole");
+
 void copy_name(char (&field)[kNameSize], const std::string& name) {
     std::memset(field, 0, kNameSize);
     std::memcpy(field, name.data(), std::min<size_t>(name.size(), kNameSize - 1));

@@ -150,6 +150,7 @@ class ConfigTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(spi_reserved_and_range);
     CPPUNIT_TEST(spi_unique_per_direction);
     CPPUNIT_TEST(sa_name_required_and_unique);
+    CPPUNIT_TEST(names_fit_the_shared_fields);
     CPPUNIT_TEST(sa_direction);
     CPPUNIT_TEST(unknown_cipher_lists_valid_names);
     CPPUNIT_TEST(unknown_integrity_lists_valid_names);
@@ -734,6 +735,21 @@ public:
         ASSERT_ERROR(r, "t.conf:4: ipsec.static_sas[1].name: \"a\" is already the name of the SA at line 3");
         ASSERT_ERROR(r, "t.conf:5: ipsec.static_sas[2].name: missing (required)");
         CPPUNIT_ASSERT_EQUAL(size_t{2}, r.errors.size());
+    }
+
+    // 31 bytes are kept whole; 32 would be cut in the shared tables and the
+    // control plane would not find its own entries by name.
+    void names_fit_the_shared_fields() {
+        const std::string longest(31, 'a'), too_long(32, 'b');
+        auto r = load_string(with_sas(gcm_sa(longest, "in", "0x1000", "203.0.113.5") + ",\n" +
+                                      gcm_sa(too_long, "out", "0x1001", "203.0.113.5")),
+                             "t.conf");
+        ASSERT_ERROR(r, "t.conf:4: ipsec.static_sas[1].name: \"" + too_long + "\" is 32 bytes long, at most 31 are kept");
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(all_errors(r), size_t{1}, r.errors.size());
+        r = load_string(with_sessions(session({{"name", "\"" + std::string(40, 's') + "\""}})), "t.conf");
+        ASSERT_ERROR(r, "t.conf:9: l2tp.static_sessions[0].name: \"" + std::string(40, 's') +
+                            "\" is 40 bytes long, at most 31 are kept");
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(all_errors(r), size_t{1}, r.errors.size());
     }
 
     void sa_direction() {
