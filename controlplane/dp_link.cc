@@ -39,11 +39,18 @@ bool DataplaneLink::alive() const {
 }
 
 bool DataplaneLink::claim(int32_t& holder) {
-    int32_t expected = 0;
     const int32_t self = getpid();
+    int32_t expected = 0;
     bool won = state_->controlplane_pid.compare_exchange_strong(expected, self);
+    // The data plane frees a dead holder's punts: for as long as that takes
+    // (a ring's worth of mbufs), the ring is not ours to read.
+    for (int waited_ms = 0; !won && expected == shm::kPuntRingDraining && waited_ms < 1000; ++waited_ms) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        expected = 0;
+        won = state_->controlplane_pid.compare_exchange_strong(expected, self);
+    }
     // A holder that died without releasing (SIGKILL) is replaced.
-    if (!won && kill(expected, 0) != 0 && errno == ESRCH)
+    if (!won && expected > 0 && kill(expected, 0) != 0 && errno == ESRCH)
         won = state_->controlplane_pid.compare_exchange_strong(expected, self);
     if (!won) {
         holder = expected;
@@ -55,12 +62,15 @@ bool DataplaneLink::claim(int32_t& holder) {
 
 void DataplaneLink::release() {
     if (!claimed_) return;
-    int32_t self = getpid();
-    state_->controlplane_pid.compare_exchange_strong(self, 0);
     claimed_ = false;
+    // Ours until what is left is freed (kPuntRingDraining: no new punts, and
+    // a successor's claim waits rather than dequeuing beside us).
+    int32_t self = getpid();
+    if (!state_->controlplane_pid.compare_exchange_strong(self, shm::kPuntRingDraining)) return;
     rte_mbuf* left[64];
     for (unsigned n; (n = receive_punts(left, 64));)
         for (unsigned i = 0; i < n; ++i) free_frame(left[i]);
+    state_->controlplane_pid.store(0, std::memory_order_release);
 }
 
 const char* outcome_name(CommandResult::Outcome o) {

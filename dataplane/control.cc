@@ -100,15 +100,24 @@ void publish_port(const PortState& port, shm::PortCounters& out) {
     out = {s.ipackets, s.opackets, s.ibytes, s.obytes, s.imissed, s.ierrors, s.oerrors, s.rx_nombuf};
 }
 
+// Frees what is left in the punt ring if no live control plane reads it
+// (none attached, or one that died without saying so). The ring has a single
+// consumer: while the data plane dequeues it holds the ring as
+// kPuntRingDraining, so a new control plane's claim waits instead of
+// dequeuing beside it, and one that took the ring over first is left to it.
+void drain_orphaned_punts(Dataplane& dp) {
+    std::atomic<int32_t>& holder = dp.control.state->controlplane_pid;
+    int32_t pid = holder.load(std::memory_order_acquire);
+    if (pid == shm::kPuntRingDraining || (pid != 0 && (kill(pid, 0) == 0 || errno != ESRCH))) return;
+    if (!holder.compare_exchange_strong(pid, shm::kPuntRingDraining)) return;
+    free_ring_contents(dp.control.punts);
+    holder.store(0, std::memory_order_release);
+}
+
 // A control plane that died without saying so (SIGKILL) stops receiving
 // punts; what it left in the punt ring is released.
 void check_control_plane(Dataplane& dp) {
-    shm::SharedState& state = *dp.control.state;
-    const int32_t pid = state.controlplane_pid.load(std::memory_order_acquire);
-    if (pid == 0 || kill(pid, 0) == 0 || errno != ESRCH) return;
-    int32_t expected = pid;  // unless a new one attached meanwhile
-    state.controlplane_pid.compare_exchange_strong(expected, 0);
-    free_ring_contents(dp.control.punts);
+    if (dp.control.state->controlplane_pid.load(std::memory_order_acquire) != 0) drain_orphaned_punts(dp);
 }
 
 }  // namespace
@@ -164,8 +173,10 @@ std::string control_create(Dataplane& dp, const std::string& suffix, unsigned wo
 
 void control_release(Dataplane& dp) {
     ControlLink& c = dp.control;
-    if (c.state) c.state->magic = 0;  // an attached control plane sees the data plane go
-    free_ring_contents(c.punts);
+    if (c.state) {
+        c.state->magic = 0;  // an attached control plane sees the data plane go
+        if (c.punts) drain_orphaned_punts(dp);
+    }
     free_ring_contents(c.injects);
     for (rte_ring* r : {c.commands, c.acks, c.punts, c.injects}) rte_ring_free(r);
     c.commands = c.acks = c.punts = c.injects = nullptr;

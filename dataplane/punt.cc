@@ -8,7 +8,7 @@ namespace {
 
 // Whether a control plane is attached to take punts; if not, the punt is counted as dropped.
 bool listened(WorkerContext& ctx) {
-    if (ctx.dp->control.state->controlplane_pid.load(std::memory_order_relaxed) != 0) return true;
+    if (ctx.dp->control.state->controlplane_pid.load(std::memory_order_relaxed) > 0) return true;
     ++ctx.counters.punt_no_listener_drops;
     return false;
 }

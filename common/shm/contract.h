@@ -32,7 +32,8 @@
 
 namespace conc::shm {
 
-inline constexpr uint32_t kContractVersion = 6;
+inline constexpr uint32_t kContractVersion = 7;
+inline constexpr int32_t kPuntRingDraining = -1;  // SharedState::controlplane_pid
 inline constexpr uint64_t kStateMagic = 0x434f4e435f535431ull;  // "CONC_ST1"
 
 // Object names. One data plane per EAL --file-prefix; tests that run several
@@ -236,7 +237,10 @@ struct alignas(64) SharedState {
     std::atomic<uint32_t> next_command_sequence;
     std::atomic<uint32_t> sa_high_water;       // entries [0, high water) may be in use
     std::atomic<uint32_t> session_high_water;
-    std::atomic<int32_t> controlplane_pid;     // 0 = none: punts are counted and dropped
+    // The pid of the control plane that consumes the punt ring (a single
+    // consumer): 0 = none, punts are counted and dropped; kPuntRingDraining
+    // while the data plane frees what a dead one left (a claim waits).
+    std::atomic<int32_t> controlplane_pid;
     std::atomic<uint64_t> publish_generation;  // bumped after each publish
     std::atomic<uint64_t> commands_applied;
     PortCounters access_port, core_port;

@@ -7,6 +7,7 @@
 // only its own acks, never one a predecessor left, and learns what became
 // of a command it stopped waiting for.
 #include <arpa/inet.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cppunit/extensions/HelperMacros.h>
@@ -120,6 +121,7 @@ class ControlLinkTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(commands_wait_while_the_ack_ring_is_full);
     CPPUNIT_TEST(a_control_plane_takes_only_its_own_acks);
     CPPUNIT_TEST(a_command_given_up_on_is_answered_later);
+    CPPUNIT_TEST(the_punt_ring_has_one_consumer_at_a_time);
     CPPUNIT_TEST(a_nat_t_client_that_moves_is_followed);
     CPPUNIT_TEST(no_peer_is_followed_without_anti_replay);
     CPPUNIT_TEST(a_plain_esp_sa_has_no_peer_to_move);
@@ -357,6 +359,80 @@ public:
         CPPUNIT_ASSERT_EQUAL(uint64_t{0}, link.stale_acks());
         CPPUNIT_ASSERT(link.take_late_acks().empty());
         link.release();
+    }
+
+    // The punt ring has a single consumer. The data plane frees what a dead
+    // control plane left only while it holds the ring itself, a new control
+    // plane's claim waits for that, and a ring a new one took over first is
+    // left to it.
+    void the_punt_ring_has_one_consumer_at_a_time() {
+        ClientLab lab;
+        lab.add_client({});
+        CPPUNIT_ASSERT_EQUAL(std::string(), lab.start());
+        RingDataplane& r = lab.ring();
+        r.control_pass();
+        std::atomic<int32_t>& holder = r.dataplane().control.state->controlplane_pid;
+        rte_ring* punts = r.dataplane().control.punts;
+        const pid_t child = fork();
+        if (child == 0) _exit(0);
+        CPPUNIT_ASSERT(child > 0);
+        CPPUNIT_ASSERT_EQUAL(child, waitpid(child, nullptr, 0));
+        const int32_t dead = child;
+        auto leave_punt = [&] {
+            rte_mbuf* m = rte_pktmbuf_alloc(r.pool());
+            CPPUNIT_ASSERT(m);
+            CPPUNIT_ASSERT_EQUAL(0, rte_ring_enqueue(punts, m));
+        };
+        auto checked_pass = [&] {  // the main lcore's look at the control plane, due now
+            r.dataplane().control.next_publish = 0;
+            r.control_pass();
+        };
+
+        // A dead holder's punts are freed, and the ring is free again.
+        holder.store(dead);
+        leave_punt();
+        checked_pass();
+        CPPUNIT_ASSERT_EQUAL(0u, rte_ring_count(punts));
+        CPPUNIT_ASSERT_EQUAL(int32_t{0}, holder.load());
+
+        // A new control plane that replaced the dead one first keeps the
+        // ring and what is in it.
+        cp::DataplaneLink link;
+        CPPUNIT_ASSERT_EQUAL(std::string(), link.attach(r.dataplane().control.names));
+        holder.store(dead);
+        leave_punt();
+        int32_t other = 0;
+        CPPUNIT_ASSERT(link.claim(other));
+        checked_pass();
+        CPPUNIT_ASSERT_EQUAL(int32_t(getpid()), holder.load());
+        rte_mbuf* got[4];
+        CPPUNIT_ASSERT_EQUAL(1u, link.receive_punts(got, 4));
+        cp::DataplaneLink::free_frame(got[0]);
+        // Its release frees what is left and ends with the ring free.
+        leave_punt();
+        link.release();
+        CPPUNIT_ASSERT_EQUAL(0u, rte_ring_count(punts));
+        CPPUNIT_ASSERT_EQUAL(int32_t{0}, holder.load());
+
+        // While the ring is being drained a claim waits, then succeeds.
+        holder.store(shm::kPuntRingDraining);
+        std::thread drained([&] {
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            holder.store(0);
+        });
+        const auto start = std::chrono::steady_clock::now();
+        const bool claimed = link.claim(other);
+        const auto waited = std::chrono::steady_clock::now() - start;
+        drained.join();
+        CPPUNIT_ASSERT(claimed);
+        CPPUNIT_ASSERT(waited >= std::chrono::milliseconds(40));
+        CPPUNIT_ASSERT_EQUAL(int32_t(getpid()), holder.load());
+        link.release();
+        // A ring that stays held that way is not taken.
+        holder.store(shm::kPuntRingDraining);
+        CPPUNIT_ASSERT(!link.claim(other));
+        CPPUNIT_ASSERT_EQUAL(shm::kPuntRingDraining, other);
+        holder.store(0);
     }
 
     void a_nat_t_client_that_moves_is_followed() {
