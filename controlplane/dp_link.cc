@@ -153,6 +153,7 @@ void DataplaneLink::free_frame(rte_mbuf* m) {
 }
 
 bool DataplaneLink::inject(shm::InjectHeader header, const uint8_t* payload, uint16_t payload_len) {
+    if (size_t{payload_len} + sizeof header > UINT16_MAX) return false;  // the sum would wrap in the append below
     void* object;
     if (rte_mempool_generic_get(pool_, &object, 1, nullptr) != 0) return false;
     rte_mbuf* m = static_cast<rte_mbuf*>(object);

@@ -37,6 +37,9 @@ size_t write_ipv4_fragment(uint8_t* out, size_t cap, const uint8_t* ip, size_t l
     const size_t payload_total = h.total_length - h.header_length;
     const size_t original_offset = (h.flags_fragment & kIpv4FragmentOffsetMask) * 8u;
     if (mtu < h.header_length + 8u || offset >= payload_total || offset % 8) return 0;
+    // A fragment reaching past the largest datagram (RFC 791: 65535 bytes)
+    // has pieces whose offset the 13-bit field cannot hold.
+    if (original_offset + payload_total > 0xFFFF) return 0;
     const size_t max_chunk = (mtu - h.header_length) / 8 * 8;
     const size_t chunk = payload_total - offset < max_chunk ? payload_total - offset : max_chunk;
     const size_t fragment_len = h.header_length + chunk;

@@ -113,7 +113,8 @@ void write_ipv4_header(uint8_t* p, uint32_t source, uint32_t destination, uint8_
 // whose payload starts at byte offset, sized for mtu, into out; next is set to
 // the following fragment's offset, or 0 after the last. Returns the
 // fragment's length, 0 if it cannot be made (DF set, MTU below the header +
-// 8 bytes, out too small, packet unparsable). Fragments after the first keep
+// 8 bytes, out too small, packet unparsable, a fragment whose end lies past
+// 65535 bytes). Fragments after the first keep
 // only the options marked to be copied; the others become NOPs.
 size_t write_ipv4_fragment(uint8_t* out, size_t cap, const uint8_t* ip, size_t len, size_t offset, uint16_t mtu,
                            size_t& next);

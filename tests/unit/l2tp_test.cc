@@ -182,6 +182,14 @@ public:
         const size_t len = write_ipv4_fragment(out, sizeof out, ip.data(), ip.size(), 40, 60, next);
         CPPUNIT_ASSERT_EQUAL(size_t{60}, len);
         CPPUNIT_ASSERT_EQUAL(uint16_t(kIpv4MoreFragments | (10 + 5)), load_u16(out + 6));
+        // One at the last offset the field holds with 80 bytes after it ends
+        // past 65535: its second piece's offset would spill into the flags.
+        write_ipv4_header(ip.data(), 1, 2, 17, 100, 64, 1, kIpv4FragmentOffsetMask);
+        CPPUNIT_ASSERT_EQUAL(size_t{0}, write_ipv4_fragment(out, sizeof out, ip.data(), ip.size(), 0, 60, next));
+        // Ending at 65535 exactly is still a datagram.
+        write_ipv4_header(ip.data(), 1, 2, 17, 100, 64, 1, (0xFFFF - 80) / 8);
+        CPPUNIT_ASSERT(write_ipv4_fragment(out, sizeof out, ip.data(), ip.size(), 40, 60, next) > 0);
+        CPPUNIT_ASSERT_EQUAL(uint16_t((0xFFFF - 80) / 8 + 5), load_u16(out + 6));
     }
 
     void only_copied_options_follow() {
