@@ -13,25 +13,6 @@
 
 namespace conc::cp::mgmt {
 
-namespace {
-
-bool send_all(int fd, const std::string& data) {
-    for (size_t done = 0; done < data.size();) {
-        const ssize_t n = send(fd, data.data() + done, data.size() - done, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            pollfd p{fd, POLLOUT, 0};
-            if (::poll(&p, 1, 1000) <= 0) return false;  // a reader that stopped reading is dropped
-            continue;
-        }
-        if (n <= 0) return false;
-        done += static_cast<size_t>(n);
-    }
-    return true;
-}
-
-}  // namespace
-
 std::string CtlServer::open(const std::string& path, unsigned mode) {
     sockaddr_un address{};
     if (path.size() >= sizeof address.sun_path) return path + ": path too long for a Unix socket";
@@ -64,44 +45,99 @@ void CtlServer::close() {
     path_.clear();
 }
 
-void CtlServer::poll(int timeout_ms, const std::function<std::string(std::string_view)>& handler) {
-    std::vector<pollfd> fds;
-    fds.push_back({listen_fd_, POLLIN, 0});
-    for (const Client& c : clients_) fds.push_back({c.fd, POLLIN, 0});
-    if (::poll(fds.data(), fds.size(), timeout_ms) <= 0) return;
-    std::vector<int> closed;
-    for (size_t i = 1; i < fds.size(); ++i) {
-        if (!fds[i].revents) continue;
-        Client& c = clients_[i - 1];
-        char buf[1024];
-        const ssize_t n = recv(c.fd, buf, sizeof buf, 0);
-        if (n <= 0) {
-            if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
-            closed.push_back(c.fd);
+bool CtlServer::flush(Client& c) {
+    while (c.sent < c.output.size()) {
+        const ssize_t n = send(c.fd, c.output.data() + c.sent, c.output.size() - c.sent, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;  // the rest when it reads
+        if (n <= 0) return false;
+        c.sent += static_cast<size_t>(n);
+        c.last_progress = Clock::now();
+    }
+    c.output.clear();
+    c.sent = 0;
+    return true;
+}
+
+void CtlServer::serve(Client& c, const std::function<std::string(std::string_view)>& handler) {
+    for (size_t nl; !c.closing && c.output.empty() && (nl = c.input.find('\n')) != std::string::npos;) {
+        c.output = handler(std::string_view(c.input).substr(0, nl)) + "\n";
+        c.input.erase(0, nl + 1);
+        c.last_progress = Clock::now();
+        if (!flush(c)) {
+            c.closing = true;
+            c.output.clear();
+        }
+    }
+    if (!c.closing && c.input.size() > kMaxRequest && c.input.find('\n') == std::string::npos) {
+        c.output += "{\"error\": \"request too long\"}\n";
+        c.closing = true;
+        c.input.clear();
+    }
+}
+
+void CtlServer::accept_clients() {
+    for (;;) {
+        const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            // Out of descriptors, the pending connection stays and the
+            // listener stays readable: look again in a while, not at once.
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                accept_paused_until_ = Clock::now() + std::chrono::milliseconds(100);
+            return;
+        }
+        if (clients_.size() >= kMaxClients) {
+            const char busy[] = "{\"error\": \"too many management connections\"}\n";
+            send(fd, busy, sizeof busy - 1, MSG_NOSIGNAL);  // best effort: it is closed either way
+            ::close(fd);
             continue;
         }
-        c.pending.append(buf, static_cast<size_t>(n));
-        bool gone = false;
-        for (size_t nl; !gone && (nl = c.pending.find('\n')) != std::string::npos;) {
-            const std::string request = c.pending.substr(0, nl);
-            c.pending.erase(0, nl + 1);
-            gone = !send_all(c.fd, handler(request) + "\n");
+        clients_.push_back({fd, {}, {}, 0, false, Clock::now()});
+    }
+}
+
+void CtlServer::poll(int timeout_ms, const std::function<std::string(std::string_view)>& handler) {
+    std::vector<pollfd> fds;
+    const bool listening = Clock::now() >= accept_paused_until_;
+    fds.push_back({listening ? listen_fd_ : -1, POLLIN, 0});
+    for (const Client& c : clients_) {
+        // A client with a reply still going out is not read: its next
+        // requests wait in the socket, and it cannot make us hold more.
+        const short events = c.output.empty() ? POLLIN : POLLOUT;
+        fds.push_back({c.fd, events, 0});
+    }
+    if (::poll(fds.data(), fds.size(), timeout_ms) < 0) return;
+    const Clock::time_point now = Clock::now();
+    for (size_t i = 1; i < fds.size(); ++i) {
+        Client& c = clients_[i - 1];
+        const short revents = fds[i].revents;
+        if (revents & POLLOUT) {
+            if (!flush(c)) {
+                c.closing = true;
+                c.output.clear();
+            }
+        } else if (revents & (POLLIN | POLLHUP | POLLERR)) {
+            char buf[1024];
+            const ssize_t n = recv(c.fd, buf, sizeof buf, 0);
+            if (n > 0) c.input.append(buf, static_cast<size_t>(n));
+            else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+                c.closing = true;
+                c.output.clear();
+            }
         }
-        if (gone) {
-            closed.push_back(c.fd);  // once: a second close could hit a reused descriptor
-        } else if (c.pending.size() > kMaxRequest) {
-            send_all(c.fd, "{\"error\": \"request too long\"}\n");
-            closed.push_back(c.fd);
+        if (!c.output.empty() && now - c.last_progress > std::chrono::milliseconds(kStalledMs)) {
+            c.closing = true;  // a reader that stopped reading
+            c.output.clear();
         }
+        serve(c, handler);
     }
-    for (int fd : closed) {
-        ::close(fd);
-        std::erase_if(clients_, [fd](const Client& c) { return c.fd == fd; });
-    }
-    if (fds[0].revents & POLLIN) {
-        for (int fd; (fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0;)
-            clients_.push_back({fd, {}});
-    }
+    // Closed once each: a second close could hit a reused descriptor.
+    std::erase_if(clients_, [](const Client& c) {
+        if (!c.closing || !c.output.empty()) return false;
+        ::close(c.fd);
+        return true;
+    });
+    if (fds[0].revents & POLLIN) accept_clients();
 }
 
 }  // namespace conc::cp::mgmt
