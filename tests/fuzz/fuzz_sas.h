@@ -26,6 +26,7 @@ inline std::vector<uint8_t> bytes_from(uint8_t first, size_t n) {
 inline config::Config fuzz_config() {
     config::Config cfg = test::base_config();
     cfg.ipsec.replay_window = 64;
+    cfg.dataplane.burst_size = 256;  // the largest the configuration allows: bursts that fill every batch
     auto sa = [](const char* name, config::SaDirection dir, uint32_t spi, proto::EspCipher c, proto::EspIntegrity a,
                  bool udp) {
         config::StaticSa s = test::make_sa(name, dir, spi, c, a, 0xCB00710A, udp, 0);

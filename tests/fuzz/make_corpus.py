@@ -142,6 +142,16 @@ def main():
         write("fuzz_access_frame", port + "-ping6", flag + bytes(
             Ether(dst="02:00:00:00:09:09", src="02:00:00:00:01:01") / IPv6(src="2001:db8:ffff::5", dst=ours) /
             ICMPv6EchoRequest(id=1, seq=1, data=b"ping")))
+    # A core burst: 128 packets of two fragments each (1480 bytes, no DF,
+    # session MTU 1400) fill the ESP batch exactly, then a small packet.
+    def burst_record(repeat, frame):
+        return bytes([repeat - 1]) + len(frame).to_bytes(2, "big") + frame
+    big = bytes(eth / IP(src="10.0.0.5", dst="100.64.0.1", flags=0) / UDP(sport=53, dport=5000) / Raw(b"z" * 1452))
+    small = bytes(eth / IP(src="10.0.0.5", dst="100.64.0.1") / UDP(sport=53, dport=5000) / Raw(b"s" * 10))
+    write("fuzz_access_frame", "core-burst-fragments-fill-batch", b"\x03" + burst_record(128, big) + burst_record(1, small))
+    # An access burst: the same GCM packet 40 times (one decrypts, the rest are replays).
+    gcm = next(frame for name, frame in esp_frames() if name.startswith("gcm"))
+    write("fuzz_access_frame", "access-burst-replays", b"\x02" + burst_record(40, gcm))
     for i, t in enumerate([b"\x00" + b"A" * 30 + b"\x01\x11", b"\x01" + b"B" * 14 + b"\x00\x11", b"\x02" + b"C" * 5 + b"\x01\x02\x03\x03\x11"]):
         write("fuzz_esp_trailer", f"seed{i}", t)
     return 0
