@@ -602,7 +602,7 @@ private:
         read_integer(group, path, "mbufs", 1023, 1 << 24, dp.mbufs);
         read_integer(group, path, "burst_size", 1, 256, dp.burst_size);
         read_integer(group, path, "max_sas", 1, 1 << 22, dp.max_sas);
-        read_integer(group, path, "max_sessions", 1, 1 << 22, dp.max_sessions);
+        read_integer(group, path, "max_sessions", 1, kMaxSessions, dp.max_sessions);
         read_integer(group, path, "stats_interval", 0, 86400, dp.stats_interval);
 
         if (const Setting* s = require(group, path, "access"); s && expect_group(*s, join(path, "access")))

@@ -51,6 +51,9 @@ enum class SaDirection : uint8_t { Inbound, Outbound };
 // Static SAs' and sessions' names travel to the control plane and the tools
 // in fixed fields (common/shm: 32 bytes with the terminating NUL).
 inline constexpr size_t kMaxNameLength = 31;
+// rte_lpm6 keeps a next hop in 21 bits (and masks what it returns to them):
+// a session's slot is its next hop for client prefixes other than /64.
+inline constexpr uint32_t kMaxSessions = 1u << 21;
 
 struct StaticSa {
     std::string name;

@@ -54,6 +54,10 @@ rte_hash* create_hash(const char* table, const char* what, uint32_t capacity, ui
 }  // namespace
 
 bool SessionTable::create(const char* name, uint32_t capacity, int socket, rte_rcu_qsbr* rcu, const char** why) {
+    if (capacity > config::kMaxSessions) {
+        *why = "more sessions than an IPv6 prefix's next hop can name (2097152 at most)";
+        return false;
+    }
     sessions_ = static_cast<Session*>(rte_zmalloc_socket(name, sizeof(Session) * capacity, alignof(Session), socket));
     char names_name[64];
     std::snprintf(names_name, sizeof names_name, "%s_names", name);
