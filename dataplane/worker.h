@@ -192,10 +192,17 @@ struct EspBatch {
 // Decrypts and checks the batch; what passes waits in ctx.to_l2tp.
 void esp_decap(WorkerContext& ctx, EspBatch& batch);  // ipsec/esp_decap.cc
 
+// Gives the SAs whose packets esp_decap saw arriving from another worker
+// (SaOwnerMoves) to that worker. Only after the whole burst, L2TP included:
+// every write to the SAs' inbound state and their sessions' receive
+// counters is done before the new owner can see owner.
+void give_away_moved_sas(WorkerContext& ctx);  // ipsec/esp_decap.cc
+
 // Upstream after classification: ESP, then L2TP and PPP for what decrypted.
 inline void receive_esp(WorkerContext& ctx, EspBatch& batch) {
     esp_decap(ctx, batch);
     if (ctx.to_l2tp.count) l2tp_decap(ctx, ctx.to_l2tp);
+    if (ctx.owner_moves.count) give_away_moved_sas(ctx);
 }
 
 // The worker loop: poll both ports' queue ctx.queue until dp->stop.

@@ -62,6 +62,8 @@ bool from_sa_spec(const SaSpec& spec, config::StaticSa& out, const char** why) {
     if (spec.cipher_key_length > sizeof spec.cipher_key || spec.integrity_key_length > sizeof spec.integrity_key)
         return *why = "key longer than the field", false;
     if (spec.replay_window > config::kMaxReplayWindow) return *why = "replay window too large", false;
+    // Kept in 64-bit blocks: 1-63 would be none at all (anti-replay off), others cut short.
+    if (spec.replay_window % 64) return *why = "replay window not a multiple of 64", false;
     if (spec.peer_address == 0) return *why = "no peer address", false;
     out = config::StaticSa{};
     out.name = name_of(spec.name);

@@ -63,18 +63,6 @@ void note_arrival(WorkerContext& ctx, const EspInflight& f) {
     moves.to[moves.count++] = f.handed_from;  // at most one per packet of the burst
 }
 
-// After the burst, when none of its packets is in flight any more: every
-// write to the SAs' inbound state is done before the new owner can see owner.
-void give_away(WorkerContext& ctx) {
-    SaOwnerMoves& moves = ctx.owner_moves;
-    for (uint16_t k = 0; k < moves.count; ++k) {
-        uint16_t mine = ctx.queue;
-        if (moves.to[k] != ctx.queue && moves.sa[k]->owner().compare_exchange_strong(mine, moves.to[k],
-                                                                                    std::memory_order_release))
-            ++ctx.counters.rx_esp_owner_moves;
-    }
-    moves.count = 0;
-}
 
 // RFC 3947/3948: a NAT may give a client a new public address or port at
 // any time (a mapping that expired, a CGNAT rebinding), and the SA's peer
@@ -293,7 +281,17 @@ void esp_decap(WorkerContext& ctx, EspBatch& batch) {
         submit_job(imb, job, [&](const IMB_JOB* done) { complete_decrypt_job(ctx, done); });
     }
     flush_jobs(imb, [&](const IMB_JOB* done) { complete_decrypt_job(ctx, done); });
-    if (ctx.owner_moves.count) give_away(ctx);
+}
+
+void give_away_moved_sas(WorkerContext& ctx) {
+    SaOwnerMoves& moves = ctx.owner_moves;
+    for (uint16_t k = 0; k < moves.count; ++k) {
+        uint16_t mine = ctx.queue;
+        if (moves.to[k] != ctx.queue && moves.sa[k]->owner().compare_exchange_strong(mine, moves.to[k],
+                                                                                    std::memory_order_release))
+            ++ctx.counters.rx_esp_owner_moves;
+    }
+    moves.count = 0;
 }
 
 }  // namespace conc::dp

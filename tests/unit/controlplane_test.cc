@@ -122,6 +122,15 @@ public:
         bad = spec;
         bad.peer_address = 0;
         CPPUNIT_ASSERT(!shm::from_sa_spec(bad, back, &why));
+        for (uint32_t window : {32u, 63u, 100u}) {
+            bad = spec;
+            bad.replay_window = window;
+            CPPUNIT_ASSERT(!shm::from_sa_spec(bad, back, &why));
+            CPPUNIT_ASSERT_EQUAL(std::string("replay window not a multiple of 64"), std::string(why));
+        }
+        bad = spec;
+        bad.replay_window = 0;  // anti-replay off, said so
+        CPPUNIT_ASSERT(shm::from_sa_spec(bad, back, &why));
         // A name of 40 characters is cut, terminated, to the field.
         sa.name = std::string(40, 'n');
         CPPUNIT_ASSERT_EQUAL(std::string(31, 'n'), shm::name_of(shm::to_sa_spec(sa).name));
