@@ -15,6 +15,7 @@
 #include <rte_ethdev.h>
 #include <rte_malloc.h>
 
+#include "common/proto/ipv4.h"
 #include "common/shm/messages.h"
 #include "dataplane/dataplane.h"
 #include "dataplane/worker.h"
@@ -206,6 +207,20 @@ shm::CommandStatus install_sa(Dataplane& dp, const config::StaticSa& spec, uint3
     return status;
 }
 
+// RFC 8200 5: an IPv6 link carries 1280 bytes; no smaller MTU may be
+// signalled. Whether a session with an IPv6 prefix does, through its SA
+// (max_inner) and its own MTU, at install and at every update.
+bool carries_ipv6(const Dataplane& dp, const config::StaticSession& spec, uint16_t max_inner, const char** why) {
+    if (!spec.client_ipv6_prefix_length || (max_inner >= 1280 && spec.mtu >= 1280)) return true;
+    static char message[256];  // main lcore only
+    std::snprintf(message, sizeof message,
+                  "only %u-byte packets fit through this session (its MTU and its SA, with "
+                  "dataplane.access.mtu %u), below IPv6's 1280 (RFC 8200 5); raise the MTU or drop the IPv6 prefix",
+                  std::min<unsigned>(max_inner, spec.mtu), static_cast<unsigned>(dp.config->dataplane.access.mtu));
+    *why = message;
+    return false;
+}
+
 shm::CommandStatus install_session(Dataplane& dp, const config::StaticSession& spec, uint32_t sa_in,
                                    uint32_t sa_out, uint32_t& index, const char** why) {
     if (!dp.sas.valid(sa_in) || dp.sas.at(sa_in).direction != config::SaDirection::Inbound) {
@@ -218,16 +233,7 @@ shm::CommandStatus install_session(Dataplane& dp, const config::StaticSession& s
     }
     const uint16_t max_inner =
         largest_inner_packet(dp.sas.at(sa_out), spec.sequencing, dp.config->dataplane.access.mtu);
-    // RFC 8200 5: an IPv6 link carries 1280 bytes; no smaller MTU may be signalled.
-    if (spec.client_ipv6_prefix_length && (max_inner < 1280 || spec.mtu < 1280)) {
-        static char message[256];  // main lcore only
-        std::snprintf(message, sizeof message,
-                      "only %u-byte packets fit through this session (its MTU and its SA, with "
-                      "dataplane.access.mtu %u), below IPv6's 1280 (RFC 8200 5); raise the MTU or drop the IPv6 prefix",
-                      std::min<unsigned>(max_inner, spec.mtu), static_cast<unsigned>(dp.config->dataplane.access.mtu));
-        *why = message;
-        return shm::CommandStatus::BadCommand;
-    }
+    if (!carries_ipv6(dp, spec, max_inner, why)) return shm::CommandStatus::BadCommand;
     const shm::CommandStatus status = dp.sessions.install(spec, sa_in, sa_out, max_inner, index, why);
     if (status != shm::CommandStatus::Ok) return status;
     dp.sas.add_user(sa_in);
@@ -252,8 +258,11 @@ shm::CommandStatus update_sa_peer(Dataplane& dp, uint32_t index, const shm::SaPe
         *why = "only a UDP-encapsulated (NAT-T) SA's peer moves";
         return shm::CommandStatus::BadCommand;
     }
-    if (peer.address == 0 || peer.port == 0) {
-        *why = "the new peer address and port must not be 0";
+    // The new endpoint comes from an outer header ESP does not protect: it
+    // must be one host, and not us.
+    if (!proto::ipv4_names_one_host(htonl(peer.address)) || htonl(peer.address) == sa.local_address ||
+        peer.port == 0) {
+        *why = "the new peer must be one host's address (not ours) and a port other than 0";
         return shm::CommandStatus::BadCommand;
     }
     sa.set_peer(htonl(peer.address), htons(peer.port));
@@ -296,6 +305,7 @@ shm::CommandStatus update_session(Dataplane& dp, uint32_t index, const config::S
     }
     const uint16_t max_inner = largest_inner_packet(dp.sas.at(dp.sessions.at(index).sa_out), spec.sequencing,
                                                     dp.config->dataplane.access.mtu);
+    if (!carries_ipv6(dp, spec, max_inner, why)) return shm::CommandStatus::BadCommand;
     const shm::CommandStatus status = dp.sessions.update(index, spec, max_inner, why);
     if (status == shm::CommandStatus::Ok) publish_session(dp, index);
     return status;

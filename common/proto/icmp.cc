@@ -11,14 +11,6 @@ namespace conc::proto {
 
 namespace {
 
-// RFC 1122 3.2.2 and 3.2.1.3: neither "this network" (0/8), loopback, multicast,
-// class E nor the limited broadcast names one host.
-bool ipv4_names_one_host(uint32_t address) {
-    uint8_t first;
-    std::memcpy(&first, &address, 1);  // network order: the first byte is the first octet
-    return first != 0 && first != 127 && first < 224;
-}
-
 bool ipv6_names_one_host(const uint8_t address[16]) {
     static constexpr uint8_t kLoopback[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
     return !ipv6_is_unspecified(address) && !ipv6_is_multicast(address) && std::memcmp(address, kLoopback, 16) != 0;

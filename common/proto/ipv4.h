@@ -109,6 +109,14 @@ inline void decrement_ipv4_ttl(uint8_t* ip) {
 void write_ipv4_header(uint8_t* p, uint32_t source, uint32_t destination, uint8_t protocol, uint16_t total_length,
                        uint8_t ttl, uint16_t identification, uint16_t flags_fragment);
 
+// RFC 1122 3.2.2 and 3.2.1.3: neither "this network" (0/8), loopback,
+// multicast, class E nor the limited broadcast names one host. Network order.
+inline bool ipv4_names_one_host(uint32_t address) {
+    uint8_t first;
+    std::memcpy(&first, &address, 1);  // the first byte in memory is the first octet
+    return first != 0 && first != 127 && first < 224;
+}
+
 // RFC 791 3.2 fragmentation: writes the fragment of the IPv4 packet (ip, len)
 // whose payload starts at byte offset, sized for mtu, into out; next is set to
 // the following fragment's offset, or 0 after the last. Returns the

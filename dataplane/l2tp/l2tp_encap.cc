@@ -101,7 +101,10 @@ bool send_too_big(WorkerContext& ctx, const CorePacket& p, uint16_t mtu) {
 
 void l2tp_encapsulate(WorkerContext& ctx, rte_mbuf* m, Session& s, uint16_t ip_len, uint16_t ppp_protocol,
                       EspEncapBatch& out) {
-    const size_t l2tp_size = proto::l2tp_data_header_size(s.sequencing);
+    // Read once: an UpdateSession may turn sequencing on or off meanwhile,
+    // and the header written must be the one room was made for.
+    const bool sequencing = std::atomic_ref<bool>(s.sequencing).load(std::memory_order_relaxed);
+    const size_t l2tp_size = proto::l2tp_data_header_size(sequencing);
     const uint16_t udp_len = static_cast<uint16_t>(proto::kUdpHeaderSize + l2tp_size + proto::kPppHeaderSize + ip_len);
     uint8_t* udp = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, static_cast<uint16_t>(udp_len - ip_len)));
     if (!udp) {
@@ -111,8 +114,8 @@ void l2tp_encapsulate(WorkerContext& ctx, rte_mbuf* m, Session& s, uint16_t ip_l
     }
     // RFC 3948 and RFC 768: checksum 0 for IPv4 UDP; ESP authenticates it.
     proto::write_udp_header(udp, proto::kL2tpPort, s.peer_port, udp_len);
-    const uint16_t ns = s.sequencing ? s.next_ns.fetch_add(1, std::memory_order_relaxed) : 0;
-    proto::write_l2tp_data_header(udp + proto::kUdpHeaderSize, s.peer_tunnel_id, s.peer_session_id, s.sequencing, ns);
+    const uint16_t ns = sequencing ? s.next_ns.fetch_add(1, std::memory_order_relaxed) : 0;
+    proto::write_l2tp_data_header(udp + proto::kUdpHeaderSize, s.peer_tunnel_id, s.peer_session_id, sequencing, ns);
     proto::write_ppp_header(udp + proto::kUdpHeaderSize + l2tp_size, ppp_protocol);
     s.count_tx(ctx.queue, ip_len);
     add_to_esp_batch(ctx, out, m, &ctx.dp->sas.at(s.sa_out));

@@ -90,7 +90,7 @@ void set_forwarding(Session& s, const config::StaticSession& spec, uint16_t max_
     s.mtu = spec.mtu < max_inner ? spec.mtu : max_inner;
     s.mss_ipv4 = mss_for(spec.mss_clamp, s.mtu, 20);
     s.mss_ipv6 = mss_for(spec.mss_clamp, s.mtu, 40);
-    s.sequencing = spec.sequencing;
+    std::atomic_ref<bool>(s.sequencing).store(spec.sequencing, std::memory_order_relaxed);  // workers read it while sending
 }
 
 uint64_t prefix64(const uint8_t* address) {

@@ -205,6 +205,23 @@ public:
         CPPUNIT_ASSERT_EQUAL(size_t{1}, acks.size());
         CPPUNIT_ASSERT_EQUAL(shm::CommandStatus::BadVersion, acks[0].status);
         CPPUNIT_ASSERT_EQUAL(size_t{1}, up());  // not applied
+
+        // An update keeps an IPv6 session at 1280 bytes or more, as an install does.
+        config::StaticSession changed = lab.config().l2tp.static_sessions[0];
+        CPPUNIT_ASSERT(changed.client_ipv6_prefix_length);
+        shm::Command update{};
+        update.type = shm::CommandType::UpdateSession;
+        update.index = a.index;
+        changed.mtu = 1000;
+        update.session = shm::to_session_spec(changed, in.index, out.index);
+        const shm::CommandAck small = execute(r, update);
+        CPPUNIT_ASSERT_EQUAL(shm::CommandStatus::BadCommand, small.status);
+        CPPUNIT_ASSERT_MESSAGE(reason(small), reason(small).find("only 1000-byte packets fit") == 0);
+        CPPUNIT_ASSERT_EQUAL(uint16_t{1400}, r.dataplane().sessions.at(a.index).configured_mtu);
+        changed.mtu = 1300;
+        update.session = shm::to_session_spec(changed, in.index, out.index);
+        CPPUNIT_ASSERT_EQUAL(shm::CommandStatus::Ok, execute(r, update).status);
+        CPPUNIT_ASSERT_EQUAL(uint16_t{1300}, r.dataplane().sessions.at(a.index).configured_mtu);
     }
 
     void commands_wait_while_the_ack_ring_is_full() {
@@ -553,6 +570,11 @@ public:
         CPPUNIT_ASSERT_EQUAL(shm::CommandStatus::NoSuchEntry, execute(r, move_peer(999999, kClientPublic, 1)).status);
         CPPUNIT_ASSERT_EQUAL(shm::CommandStatus::BadCommand, execute(r, move_peer(sa_out, kClientPublic, 0)).status);
         CPPUNIT_ASSERT_EQUAL(shm::CommandStatus::BadCommand, execute(r, move_peer(sa_out, 0, 6000)).status);
+        // Not one host, or ourselves: the outer header that named it is not authenticated.
+        for (uint32_t not_a_peer : {0xFFFFFFFFu, 0xE0000001u, 0x7F000001u, 0xF0000001u, 0xC6336401u /* ours */}) {
+            const shm::CommandAck a = execute(r, move_peer(sa_out, not_a_peer, 6000));
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(reason(a), shm::CommandStatus::BadCommand, a.status);
+        }
         r.dataplane().control.state->controlplane_pid.store(0);
     }
 
