@@ -270,7 +270,24 @@ shm::CommandStatus update_sa_peer(Dataplane& dp, uint32_t index, const shm::SaPe
     return shm::CommandStatus::Ok;
 }
 
+// An inbound SA that session no longer accepts as its previous one: the
+// session's hold on it goes, and so does its hint if it named the session.
+void release_previous_sa(Dataplane& dp, uint32_t sa, uint32_t session) {
+    uint32_t hinted = session;
+    dp.sas.at(sa).session_hint().compare_exchange_strong(hinted, kNoSessionHint, std::memory_order_release);
+    dp.sas.drop_user(sa);
+    publish_sa(dp, sa);
+}
+
 shm::CommandStatus remove_sa(Dataplane& dp, uint32_t index, const char** why) {
+    // A rekeyed session's old inbound SA goes when the control plane deletes
+    // it (the client's Delete notification, or its lifetime): the sessions
+    // that still accepted it stop first.
+    if (dp.sas.valid(index) && dp.sas.at(index).direction == config::SaDirection::Inbound)
+        dp.sessions.forget_previous_sa(index, [&](uint32_t session) {
+            release_previous_sa(dp, index, session);
+            publish_session(dp, session);
+        });
     const shm::CommandStatus status = dp.sas.remove(index, why);
     if (status == shm::CommandStatus::Ok) publish_sa(dp, index);
     return status;
@@ -282,13 +299,14 @@ shm::CommandStatus remove_session(Dataplane& dp, uint32_t index, const char** wh
         return shm::CommandStatus::NoSuchEntry;
     }
     const Session& s = dp.sessions.at(index);
-    const uint32_t sa_in = s.sa_in, sa_out = s.sa_out;
+    const uint32_t sa_in = s.sa_in, sa_out = s.sa_out, previous = s.previous_sa_in;
     // Unhooked before the removal starts its grace period, so no worker can
     // still follow the hint once the slot is reused.
     if (dp.sas.at(sa_in).session_hint().load(std::memory_order_relaxed) == index)
         dp.sas.at(sa_in).session_hint().store(kNoSessionHint, std::memory_order_release);
     const shm::CommandStatus status = dp.sessions.remove(index, why);
     if (status != shm::CommandStatus::Ok) return status;
+    if (previous != kNoPreviousSa) release_previous_sa(dp, previous, index);
     dp.sas.drop_user(sa_in);
     dp.sas.drop_user(sa_out);
     publish_sa(dp, sa_in);
@@ -297,17 +315,43 @@ shm::CommandStatus remove_session(Dataplane& dp, uint32_t index, const char** wh
     return status;
 }
 
-shm::CommandStatus update_session(Dataplane& dp, uint32_t index, const config::StaticSession& spec,
-                                  const char** why) {
+// Forwarding settings, and a new SA pair when the client has rekeyed.
+shm::CommandStatus update_session(Dataplane& dp, uint32_t index, const config::StaticSession& spec, uint32_t sa_in,
+                                  uint32_t sa_out, const char** why) {
     if (!dp.sessions.valid(index)) {
         *why = "no session at this index";
         return shm::CommandStatus::NoSuchEntry;
     }
-    const uint16_t max_inner = largest_inner_packet(dp.sas.at(dp.sessions.at(index).sa_out), spec.sequencing,
-                                                    dp.config->dataplane.access.mtu);
+    const Session& s = dp.sessions.at(index);
+    const uint32_t old_in = s.sa_in, old_out = s.sa_out;
+    if (!dp.sas.valid(sa_in) || dp.sas.at(sa_in).direction != config::SaDirection::Inbound) {
+        *why = "sa_in is not an installed inbound SA";
+        return shm::CommandStatus::NoSuchEntry;
+    }
+    if (!dp.sas.valid(sa_out) || dp.sas.at(sa_out).direction != config::SaDirection::Outbound) {
+        *why = "sa_out is not an installed outbound SA";
+        return shm::CommandStatus::NoSuchEntry;
+    }
+    const uint16_t max_inner =
+        largest_inner_packet(dp.sas.at(sa_out), spec.sequencing, dp.config->dataplane.access.mtu);
     if (!carries_ipv6(dp, spec, max_inner, why)) return shm::CommandStatus::BadCommand;
-    const shm::CommandStatus status = dp.sessions.update(index, spec, max_inner, why);
-    if (status == shm::CommandStatus::Ok) publish_session(dp, index);
+    uint32_t retired;
+    const shm::CommandStatus status = dp.sessions.update(index, spec, sa_in, sa_out, max_inner, retired, why);
+    if (status != shm::CommandStatus::Ok) return status;
+    if (sa_in != old_in) {
+        // The old inbound SA keeps its user: it is the session's previous one now.
+        dp.sas.add_user(sa_in);
+        dp.sas.at(sa_in).session_hint().store(index, std::memory_order_release);
+        publish_sa(dp, sa_in);
+    }
+    if (retired != kNoPreviousSa) release_previous_sa(dp, retired, index);
+    if (sa_out != old_out) {
+        dp.sas.add_user(sa_out);
+        dp.sas.drop_user(old_out);
+        publish_sa(dp, sa_out);
+        publish_sa(dp, old_out);
+    }
+    publish_session(dp, index);
     return status;
 }
 
@@ -341,8 +385,9 @@ shm::CommandAck apply_command(Dataplane& dp, const shm::Command& command) {
             case shm::CommandType::UpdateSaPeer: status = update_sa_peer(dp, index, command.peer, &why); break;
             case shm::CommandType::UpdateSession: {
                 config::StaticSession spec;
-                status = shm::from_session_spec(command.session, spec, &why) ? update_session(dp, index, spec, &why)
-                                                                             : shm::CommandStatus::BadCommand;
+                status = shm::from_session_spec(command.session, spec, &why)
+                             ? update_session(dp, index, spec, command.session.sa_in, command.session.sa_out, &why)
+                             : shm::CommandStatus::BadCommand;
                 break;
             }
             default:

@@ -64,6 +64,10 @@ enum class CommandType : uint16_t {
     DeleteSa = 2,
     AddSession = 3,
     DeleteSession = 4,
+    // Forwarding settings, and the SA pair: a new pair is a Quick Mode rekey.
+    // Downstream takes the new outbound SA at once; upstream is accepted on
+    // the new inbound SA and on the one before it until DeleteSa removes that
+    // one (DeleteSa of the old outbound SA is accepted at once).
     UpdateSession = 5,
     UpdateSaPeer = 6,  // a NAT-T SA's peer address and port (after a PeerMoved punt)
 };

@@ -87,7 +87,10 @@ Session* hinted_session(WorkerContext& ctx, SecurityAssociation& sa, const Sessi
     if (hint == kNoSessionHint) return nullptr;
     Session& s = ctx.dp->sessions.at(hint);
     const bool in_use = std::atomic_ref<bool>(s.in_use).load(std::memory_order_acquire);
-    const bool same = in_use && s.sa_in == key.sa_in && s.tunnel_id == key.tunnel_id && s.session_id == key.session_id;
+    // The SA the session sends through now, or the one before a rekey.
+    const bool bound = std::atomic_ref<uint32_t>(s.sa_in).load(std::memory_order_relaxed) == key.sa_in ||
+                       std::atomic_ref<uint32_t>(s.previous_sa_in).load(std::memory_order_relaxed) == key.sa_in;
+    const bool same = in_use && bound && s.tunnel_id == key.tunnel_id && s.session_id == key.session_id;
     return same ? &s : nullptr;
 }
 
@@ -178,7 +181,8 @@ void l2tp_decap(WorkerContext& ctx, L2tpBatch& batch) {
         else {
             // LCP, authentication, NCPs, CCP: the control plane's.
             ++c.rx_ppp_control_punts;
-            shm::PuntHeader h = punt_header(ctx.dp->sas.at(s->sa_in), s->sa_in);
+            const uint32_t sa_in = std::atomic_ref<uint32_t>(s->sa_in).load(std::memory_order_relaxed);  // a rekey may change it
+            shm::PuntHeader h = punt_header(ctx.dp->sas.at(sa_in), sa_in);
             h.kind = shm::PuntKind::PppControl;
             h.session_index = ctx.dp->sessions.index_of(s);
             h.tunnel_id = s->tunnel_id;

@@ -118,7 +118,8 @@ void l2tp_encapsulate(WorkerContext& ctx, rte_mbuf* m, Session& s, uint16_t ip_l
     proto::write_l2tp_data_header(udp + proto::kUdpHeaderSize, s.peer_tunnel_id, s.peer_session_id, sequencing, ns);
     proto::write_ppp_header(udp + proto::kUdpHeaderSize + l2tp_size, ppp_protocol);
     s.count_tx(ctx.queue, ip_len);
-    add_to_esp_batch(ctx, out, m, &ctx.dp->sas.at(s.sa_out));
+    // A rekey may change it meanwhile; the old SA stays installed for the grace period.
+    add_to_esp_batch(ctx, out, m, &ctx.dp->sas.at(std::atomic_ref<uint32_t>(s.sa_out).load(std::memory_order_relaxed)));
 }
 
 namespace {

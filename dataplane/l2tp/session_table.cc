@@ -190,6 +190,15 @@ shm::CommandStatus SessionTable::remove(uint32_t index, const char** why) {
             rte_hash_del_key(h, k);
     };
     unhook(by_key_, &key);
+    if (s.previous_sa_in != kNoPreviousSa) {
+        const auto [first, last] = previous_users_.equal_range(s.previous_sa_in);
+        for (auto it = first; it != last; ++it)
+            if (it->second == index) {
+                previous_users_.erase(it);
+                break;
+            }
+        unhook_previous(index);
+    }
     if (s.client_ipv4 && by_ipv4_.find(s.client_ipv4) == index) by_ipv4_.erase(s.client_ipv4);
     if (s.ipv6_prefix_length == 64) {
         const uint64_t prefix = prefix64(s.ipv6_prefix);
@@ -206,8 +215,51 @@ shm::CommandStatus SessionTable::remove(uint32_t index, const char** why) {
     return shm::CommandStatus::Ok;
 }
 
-shm::CommandStatus SessionTable::update(uint32_t index, const config::StaticSession& spec, uint16_t max_inner,
-                                        const char** why) {
+void SessionTable::unhook_previous(uint32_t index) {
+    Session& s = sessions_[index];
+    const SessionKey key{s.previous_sa_in, s.tunnel_id, s.session_id};
+    void* data;
+    if (rte_hash_lookup_data(by_key_, &key, &data) >= 0 && reinterpret_cast<uintptr_t>(data) == index)
+        rte_hash_del_key(by_key_, &key);
+    std::atomic_ref<uint32_t>(s.previous_sa_in).store(kNoPreviousSa, std::memory_order_relaxed);
+}
+
+shm::CommandStatus SessionTable::switch_sas(Session& s, uint32_t index, uint32_t new_in, uint32_t new_out,
+                                            uint32_t& retired, const char** why) {
+    if (new_in != s.sa_in) {
+        const SessionKey key{new_in, s.tunnel_id, s.session_id};
+        if (rte_hash_lookup(by_key_, &key) >= 0) {
+            *why = "a session with these tunnel and session ids on the new inbound SA is installed already";
+            return shm::CommandStatus::Duplicate;
+        }
+        if (rte_hash_add_key_data(by_key_, &key, reinterpret_cast<void*>(uintptr_t{index})) < 0) {
+            *why = "session hash insert failed";
+            return shm::CommandStatus::TableFull;
+        }
+        if (s.previous_sa_in != kNoPreviousSa) {  // rekeyed twice before the first old SA went
+            retired = s.previous_sa_in;
+            const auto [first, last] = previous_users_.equal_range(retired);
+            for (auto it = first; it != last; ++it)
+                if (it->second == index) {
+                    previous_users_.erase(it);
+                    break;
+                }
+            unhook_previous(index);
+        }
+        // The old SA becomes the previous one before the new one is the SA:
+        // a worker that checks a packet on the old SA always finds it in one of them.
+        const uint32_t old_in = s.sa_in;
+        std::atomic_ref<uint32_t>(s.previous_sa_in).store(old_in, std::memory_order_relaxed);
+        previous_users_.emplace(old_in, index);
+        std::atomic_ref<uint32_t>(s.sa_in).store(new_in, std::memory_order_release);
+    }
+    std::atomic_ref<uint32_t>(s.sa_out).store(new_out, std::memory_order_relaxed);
+    return shm::CommandStatus::Ok;
+}
+
+shm::CommandStatus SessionTable::update(uint32_t index, const config::StaticSession& spec, uint32_t sa_in,
+                                        uint32_t sa_out, uint16_t max_inner, uint32_t& retired, const char** why) {
+    retired = kNoPreviousSa;
     if (!valid(index)) {
         *why = "no session at this index";
         return shm::CommandStatus::NoSuchEntry;
@@ -219,6 +271,8 @@ shm::CommandStatus SessionTable::update(uint32_t index, const config::StaticSess
         *why = "ids and addresses are lookup keys: delete the session and add it again";
         return shm::CommandStatus::BadCommand;
     }
+    const shm::CommandStatus status = switch_sas(s, index, sa_in, sa_out, retired, why);
+    if (status != shm::CommandStatus::Ok) return status;
     set_forwarding(s, spec, max_inner);
     return shm::CommandStatus::Ok;
 }

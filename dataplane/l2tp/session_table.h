@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -35,9 +36,13 @@ struct SessionCounters {
     uint64_t spoof_drops = 0;  // source address not the client's
 };
 
+inline constexpr uint32_t kNoPreviousSa = 0xFFFFFFFF;
+
 struct alignas(64) Session {
-    uint32_t sa_in = 0;                // SA table index the client sends through
-    uint32_t sa_out = 0;               // SA table index we send through
+    // SA table indices the client sends through and we send through. A
+    // rekey (SessionTable::change_sas) changes them while workers read them.
+    uint32_t sa_in = 0;
+    uint32_t sa_out = 0;
     uint16_t tunnel_id = 0;            // ours
     uint16_t session_id = 0;
     uint16_t peer_tunnel_id = 0;       // the client's
@@ -57,7 +62,10 @@ struct alignas(64) Session {
     uint16_t tx_owner = kNoOwner;      // the worker that adds to counters.tx without a lock
     SessionCounters counters;
     PacketCounters shared_tx{};        // downstream counted by the other workers
-    uint8_t unused[16]{};              // (the name is kept apart: SessionTable::name())
+    // After a rekey, the inbound SA before sa_in, still accepted upstream
+    // until it is deleted (a client's packets in flight on it are not lost).
+    uint32_t previous_sa_in = kNoPreviousSa;
+    uint8_t unused[12]{};              // (the name is kept apart: SessionTable::name())
 
     // A packet sent to the client by worker (its queue).
     void count_tx(uint16_t worker, uint64_t bytes) { count_packet(tx_owner, worker, counters.tx, shared_tx, bytes); }
@@ -100,9 +108,27 @@ public:
                                uint16_t max_inner, uint32_t& index, const char** why);
     // Unhooks a session; its slot is freed by a later reclaim().
     shm::CommandStatus remove(uint32_t index, const char** why);
-    // Changes what workers read per packet (peer ids, MTU, MSS, sequencing);
-    // the lookup keys (ids, SA, addresses) need remove + install.
-    shm::CommandStatus update(uint32_t index, const config::StaticSession& spec, uint16_t max_inner,
+    // Before inbound SA sa is deleted: the sessions that still accept it as
+    // their previous one stop doing so; f(session index) for each.
+    template <typename F>
+    void forget_previous_sa(uint32_t sa, F&& f) {
+        const auto [first, last] = previous_users_.equal_range(sa);
+        for (auto it = first; it != last; ++it) {
+            unhook_previous(it->second);
+            f(it->second);
+        }
+        previous_users_.erase(first, last);
+    }
+    // Changes what workers read per packet (peer ids, MTU, MSS, sequencing)
+    // and the SA pair; the other lookup keys (ids, addresses) need remove +
+    // install. A new SA pair is a rekey (RFC 2409 5.5: Quick Mode makes a
+    // new pair for the same client): the session sends through sa_out from
+    // now on and accepts upstream through sa_in and, until that SA is
+    // deleted (forget_previous_sa), through the inbound SA it had. An older
+    // previous SA is let go at once: retired says which (kNoPreviousSa if
+    // none). Nothing changes if it fails.
+    shm::CommandStatus update(uint32_t index, const config::StaticSession& spec, uint32_t sa_in, uint32_t sa_out,
+                              uint16_t max_inner, uint32_t& retired,
                               const char** why);
     void reclaim();
 
@@ -149,6 +175,13 @@ public:
 private:
     // The session at slot if it is live and destination is inside its prefix.
     Session* confirm_ipv6(uint32_t slot, const uint8_t destination[16]) const;
+    // Removes the upstream key of the session's previous inbound SA (not the
+    // previous_users_ entry, which the caller owns).
+    void unhook_previous(uint32_t index);
+    // The rekey part of update(): false (why set) with nothing changed if
+    // the new inbound SA's key cannot be added.
+    shm::CommandStatus switch_sas(Session& s, uint32_t index, uint32_t sa_in, uint32_t sa_out, uint32_t& retired,
+                                  const char** why);
 
     Session* sessions_ = nullptr;
     struct Name {
@@ -167,6 +200,7 @@ private:
     uint32_t live_ = 0;
     SlotMap slots_;
     std::vector<std::pair<uint32_t, uint64_t>> removed_;  // slot, RCU token
+    std::unordered_multimap<uint32_t, uint32_t> previous_users_;  // previous inbound SA -> session (main lcore's)
 };
 
 }  // namespace conc::dp

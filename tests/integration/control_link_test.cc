@@ -121,6 +121,7 @@ class ControlLinkTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(commands_wait_while_the_ack_ring_is_full);
     CPPUNIT_TEST(a_control_plane_takes_only_its_own_acks);
     CPPUNIT_TEST(a_command_given_up_on_is_answered_later);
+    CPPUNIT_TEST(a_rekeyed_session_moves_to_its_new_sa_pair);
     CPPUNIT_TEST(the_punt_ring_has_one_consumer_at_a_time);
     CPPUNIT_TEST(a_nat_t_client_that_moves_is_followed);
     CPPUNIT_TEST(no_peer_is_followed_without_anti_replay);
@@ -376,6 +377,106 @@ public:
         CPPUNIT_ASSERT_EQUAL(uint64_t{0}, link.stale_acks());
         CPPUNIT_ASSERT(link.take_late_acks().empty());
         link.release();
+    }
+
+    // Quick Mode rekeys: a session takes a new SA pair by UpdateSession.
+    // Downstream goes out on the new outbound SA at once; upstream is taken
+    // on the new inbound SA and, until it is deleted, on the old one (the
+    // client's packets in flight); a second rekey lets the oldest go.
+    void a_rekeyed_session_moves_to_its_new_sa_pair() {
+        ClientLab lab;
+        lab.add_client({});
+        CPPUNIT_ASSERT_EQUAL(std::string(), lab.start());
+        RingDataplane& r = lab.ring();
+        const uint32_t session = lab.session_index(0);
+        const config::StaticSession session_config = lab.config().l2tp.static_sessions[0];
+        const uint32_t access = lab.config().dataplane.access.address;
+        // The client's SA pairs: the first from the lab, then one per rekey.
+        std::vector<std::unique_ptr<L2tpClient>> pairs;
+        std::vector<std::pair<uint32_t, uint32_t>> indices;  // the data plane's (in, out)
+        indices.emplace_back(r.dataplane().sessions.at(session).sa_in, r.dataplane().sessions.at(session).sa_out);
+        auto new_pair = [&](unsigned n) {
+            auto in = make_sa("in-rekey" + std::to_string(n), config::SaDirection::Inbound, 0x1100 + n,
+                              proto::EspCipher::AesGcm128, proto::EspIntegrity::None, kClientPublic, true, 40 + n);
+            auto out = make_sa("out-rekey" + std::to_string(n), config::SaDirection::Outbound, 0x2100 + n,
+                               proto::EspCipher::AesGcm128, proto::EspIntegrity::None, kClientPublic, true, 60 + n);
+            in.peer_port = out.peer_port = 4500;
+            const shm::CommandAck a = execute(r, add_sa(in)), b = execute(r, add_sa(out));
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(reason(a), shm::CommandStatus::Ok, a.status);
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(reason(b), shm::CommandStatus::Ok, b.status);
+            pairs.push_back(std::make_unique<L2tpClient>(in, out, session_config, access));
+            indices.emplace_back(a.index, b.index);
+        };
+        auto rekey_to = [&](unsigned n) {
+            shm::Command update{};
+            update.type = shm::CommandType::UpdateSession;
+            update.index = session;
+            update.session = shm::to_session_spec(session_config, indices[n].first, indices[n].second);
+            return execute(r, update);
+        };
+        auto client = [&](unsigned n) -> L2tpClient& { return n == 0 ? lab.client(0) : *pairs[n - 1]; };
+        auto up = [&](unsigned n) {
+            return lab.upstream({client(n).upstream_bytes(ipv4_udp(kClientAddress, kCoreHost, 5000, 53, {1, 2}),
+                                                          proto::kPppIpv4)})
+                .size();
+        };
+        // Which pair a downstream packet was encrypted for (its SPI), 0 if none arrived.
+        auto down_spi = [&]() -> uint32_t {
+            const auto out = lab.downstream({ipv4_udp(kCoreHost, kClientAddress, 53, 5000, {3})});
+            if (out.size() != 1) return 0;
+            for (unsigned n = 0; n < indices.size(); ++n) {
+                Downstream d;
+                std::string why;
+                if (client(n).downstream(out[0].data(), out[0].size(), d, why)) return d.spi;
+            }
+            return 0;
+        };
+        auto users = [&](uint32_t sa) { return r.dataplane().sas.users(sa); };
+        CPPUNIT_ASSERT_EQUAL(size_t{1}, up(0));
+        CPPUNIT_ASSERT_EQUAL(uint32_t{0x2000}, down_spi());
+
+        new_pair(1);
+        // A rekey to SAs of the wrong direction is refused and changes nothing.
+        shm::Command wrong{};
+        wrong.type = shm::CommandType::UpdateSession;
+        wrong.index = session;
+        wrong.session = shm::to_session_spec(session_config, indices[1].second, indices[1].first);
+        CPPUNIT_ASSERT_EQUAL(shm::CommandStatus::NoSuchEntry, execute(r, wrong).status);
+        CPPUNIT_ASSERT_EQUAL(uint32_t{0x2000}, down_spi());
+
+        CPPUNIT_ASSERT_EQUAL(shm::CommandStatus::Ok, rekey_to(1).status);
+        CPPUNIT_ASSERT_EQUAL(uint32_t{0x2101}, down_spi());
+        CPPUNIT_ASSERT_EQUAL(size_t{1}, up(1));
+        CPPUNIT_ASSERT_EQUAL(size_t{1}, up(0));  // in flight on the old SA: still taken
+        CPPUNIT_ASSERT_EQUAL(uint64_t{3}, r.dataplane().sessions.at(session).counters.rx_packets);  // one session throughout
+        CPPUNIT_ASSERT_EQUAL(0u, users(indices[0].second));
+        CPPUNIT_ASSERT_EQUAL(1u, users(indices[0].first));
+        // The old outbound SA goes at once; the old inbound one when the control plane deletes it.
+        CPPUNIT_ASSERT_EQUAL(shm::CommandStatus::Ok,
+                             execute(r, command_by_index(shm::CommandType::DeleteSa, indices[0].second)).status);
+        CPPUNIT_ASSERT_EQUAL(shm::CommandStatus::Ok,
+                             execute(r, command_by_index(shm::CommandType::DeleteSa, indices[0].first)).status);
+        CPPUNIT_ASSERT_EQUAL(size_t{0}, up(0));
+        CPPUNIT_ASSERT_EQUAL(size_t{1}, up(1));
+        CPPUNIT_ASSERT_EQUAL(dp::kNoPreviousSa, r.dataplane().sessions.at(session).previous_sa_in);
+
+        // Twice before the old inbound SA is deleted: the oldest is let go.
+        new_pair(2);
+        new_pair(3);
+        CPPUNIT_ASSERT_EQUAL(shm::CommandStatus::Ok, rekey_to(2).status);
+        CPPUNIT_ASSERT_EQUAL(shm::CommandStatus::Ok, rekey_to(3).status);
+        CPPUNIT_ASSERT_EQUAL(uint32_t{0x2103}, down_spi());
+        const uint64_t unknown_before = lab.counters().rx_l2tp_unknown_session_drops;
+        CPPUNIT_ASSERT_EQUAL(size_t{0}, up(1));
+        CPPUNIT_ASSERT_EQUAL(unknown_before + 1, lab.counters().rx_l2tp_unknown_session_drops);
+        CPPUNIT_ASSERT_EQUAL(size_t{1}, up(2));
+        CPPUNIT_ASSERT_EQUAL(size_t{1}, up(3));
+        CPPUNIT_ASSERT_EQUAL(0u, users(indices[1].first));
+        CPPUNIT_ASSERT_EQUAL(1u, users(indices[2].first));
+        // Deleting the session lets go of its previous SA too.
+        CPPUNIT_ASSERT_EQUAL(shm::CommandStatus::Ok,
+                             execute(r, command_by_index(shm::CommandType::DeleteSession, session)).status);
+        for (uint32_t sa : {indices[1].first, indices[2].first, indices[3].first}) CPPUNIT_ASSERT_EQUAL(0u, users(sa));
     }
 
     // The punt ring has a single consumer. The data plane frees what a dead
