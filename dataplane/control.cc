@@ -221,16 +221,18 @@ bool carries_ipv6(const Dataplane& dp, const config::StaticSession& spec, uint16
     return false;
 }
 
+// Whether sa_in and sa_out are installed SAs of those directions, for a session.
+bool is_sa_pair(const Dataplane& dp, uint32_t sa_in, uint32_t sa_out, const char** why) {
+    if (!dp.sas.valid(sa_in) || dp.sas.at(sa_in).direction != config::SaDirection::Inbound)
+        return *why = "sa_in is not an installed inbound SA", false;
+    if (!dp.sas.valid(sa_out) || dp.sas.at(sa_out).direction != config::SaDirection::Outbound)
+        return *why = "sa_out is not an installed outbound SA", false;
+    return true;
+}
+
 shm::CommandStatus install_session(Dataplane& dp, const config::StaticSession& spec, uint32_t sa_in,
                                    uint32_t sa_out, uint32_t& index, const char** why) {
-    if (!dp.sas.valid(sa_in) || dp.sas.at(sa_in).direction != config::SaDirection::Inbound) {
-        *why = "sa_in is not an installed inbound SA";
-        return shm::CommandStatus::NoSuchEntry;
-    }
-    if (!dp.sas.valid(sa_out) || dp.sas.at(sa_out).direction != config::SaDirection::Outbound) {
-        *why = "sa_out is not an installed outbound SA";
-        return shm::CommandStatus::NoSuchEntry;
-    }
+    if (!is_sa_pair(dp, sa_in, sa_out, why)) return shm::CommandStatus::NoSuchEntry;
     const uint16_t max_inner =
         largest_inner_packet(dp.sas.at(sa_out), spec.sequencing, dp.config->dataplane.access.mtu);
     if (!carries_ipv6(dp, spec, max_inner, why)) return shm::CommandStatus::BadCommand;
@@ -324,14 +326,7 @@ shm::CommandStatus update_session(Dataplane& dp, uint32_t index, const config::S
     }
     const Session& s = dp.sessions.at(index);
     const uint32_t old_in = s.sa_in, old_out = s.sa_out;
-    if (!dp.sas.valid(sa_in) || dp.sas.at(sa_in).direction != config::SaDirection::Inbound) {
-        *why = "sa_in is not an installed inbound SA";
-        return shm::CommandStatus::NoSuchEntry;
-    }
-    if (!dp.sas.valid(sa_out) || dp.sas.at(sa_out).direction != config::SaDirection::Outbound) {
-        *why = "sa_out is not an installed outbound SA";
-        return shm::CommandStatus::NoSuchEntry;
-    }
+    if (!is_sa_pair(dp, sa_in, sa_out, why)) return shm::CommandStatus::NoSuchEntry;
     const uint16_t max_inner =
         largest_inner_packet(dp.sas.at(sa_out), spec.sequencing, dp.config->dataplane.access.mtu);
     if (!carries_ipv6(dp, spec, max_inner, why)) return shm::CommandStatus::BadCommand;
