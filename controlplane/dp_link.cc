@@ -40,21 +40,24 @@ bool DataplaneLink::alive() const {
 
 bool DataplaneLink::claim(int32_t& holder) {
     const int32_t self = getpid();
-    int32_t expected = 0;
-    bool won = state_->controlplane_pid.compare_exchange_strong(expected, self);
-    // The data plane frees a dead holder's punts: for as long as that takes
-    // (a ring's worth of mbufs), the ring is not ours to read.
-    for (int waited_ms = 0; !won && expected == shm::kPuntRingDraining && waited_ms < 1000; ++waited_ms) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-        expected = 0;
-        won = state_->controlplane_pid.compare_exchange_strong(expected, self);
-    }
-    // A holder that died without releasing (SIGKILL) is replaced.
-    if (!won && expected > 0 && kill(expected, 0) != 0 && errno == ESRCH)
-        won = state_->controlplane_pid.compare_exchange_strong(expected, self);
-    if (!won) {
-        holder = expected;
-        return false;
+    std::atomic<int32_t>& owner = state_->controlplane_pid;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    for (int32_t seen = 0;;) {
+        if (owner.compare_exchange_strong(seen, self)) break;  // seen: who has it now
+        // A holder or drainer that died without letting go is replaced (the
+        // compare-exchange again, from what was seen).
+        if (seen != 0 && shm::process_gone(seen < 0 ? -seen : seen)) continue;
+        // Someone is freeing a gone holder's punts (a ring's worth of mbufs):
+        // the ring is not ours to read until it is done.
+        if (seen < 0 && std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            seen = 0;
+            continue;
+        }
+        if (seen != 0) {
+            holder = seen;
+            return false;
+        }
     }
     drain_acks();  // what is in the ack ring now answers a predecessor's commands
     return claimed_ = true;
@@ -63,10 +66,10 @@ bool DataplaneLink::claim(int32_t& holder) {
 void DataplaneLink::release() {
     if (!claimed_) return;
     claimed_ = false;
-    // Ours until what is left is freed (kPuntRingDraining: no new punts, and
-    // a successor's claim waits rather than dequeuing beside us).
+    // Ours until what is left is freed (draining: no new punts, and a
+    // successor's claim waits rather than dequeuing beside us).
     int32_t self = getpid();
-    if (!state_->controlplane_pid.compare_exchange_strong(self, shm::kPuntRingDraining)) return;
+    if (!state_->controlplane_pid.compare_exchange_strong(self, shm::draining_pid(self))) return;
     rte_mbuf* left[64];
     for (unsigned n; (n = receive_punts(left, 64));)
         for (unsigned i = 0; i < n; ++i) free_frame(left[i]);

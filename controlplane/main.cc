@@ -292,9 +292,9 @@ int main(int argc, char** argv) {
     if (error.empty() && !dp.alive()) error = "the data plane is not ready";
     int32_t holder = 0;
     if (error.empty() && !dp.claim(holder))
-        error = holder == shm::kPuntRingDraining
-                    ? "the punt ring is still being emptied of a previous control plane's frames: start again"
-                    : "another concentrator-cp (pid " + std::to_string(holder) + ") is attached";
+        error = holder < 0 ? "the punt ring is still being emptied of a previous control plane's frames (by pid " +
+                                 std::to_string(-holder) + "): start again"
+                           : "another concentrator-cp (pid " + std::to_string(holder) + ") is attached";
     if (!error.empty()) {
         std::fprintf(stderr, "concentrator-cp: %s\n", error.c_str());
         rte_eal_cleanup();

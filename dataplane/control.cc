@@ -101,16 +101,17 @@ void publish_port(const PortState& port, shm::PortCounters& out) {
     out = {s.ipackets, s.opackets, s.ibytes, s.obytes, s.imissed, s.ierrors, s.oerrors, s.rx_nombuf};
 }
 
-// Frees what is left in the punt ring if no live control plane reads it
-// (none attached, or one that died without saying so). The ring has a single
-// consumer: while the data plane dequeues it holds the ring as
-// kPuntRingDraining, so a new control plane's claim waits instead of
-// dequeuing beside it, and one that took the ring over first is left to it.
+// Frees what is left in the punt ring if no live process reads it (no
+// control plane attached, or one that died without saying so, or died
+// while emptying it). The ring has a single consumer: while the data plane
+// dequeues it holds the ring as draining_pid(its pid), so a new control
+// plane's claim waits instead of dequeuing beside it, and one that took the
+// ring over first is left to it.
 void drain_orphaned_punts(Dataplane& dp) {
     std::atomic<int32_t>& holder = dp.control.state->controlplane_pid;
     int32_t pid = holder.load(std::memory_order_acquire);
-    if (pid == shm::kPuntRingDraining || (pid != 0 && (kill(pid, 0) == 0 || errno != ESRCH))) return;
-    if (!holder.compare_exchange_strong(pid, shm::kPuntRingDraining)) return;
+    if (pid != 0 && !shm::process_gone(pid < 0 ? -pid : pid)) return;
+    if (!holder.compare_exchange_strong(pid, shm::draining_pid(getpid()))) return;
     free_ring_contents(dp.control.punts);
     holder.store(0, std::memory_order_release);
 }
@@ -285,7 +286,9 @@ shm::CommandStatus remove_sa(Dataplane& dp, uint32_t index, const char** why) {
     // A rekeyed session's old inbound SA goes when the control plane deletes
     // it (the client's Delete notification, or its lifetime): the sessions
     // that still accepted it stop first.
-    if (dp.sas.valid(index) && dp.sas.at(index).direction == config::SaDirection::Inbound)
+    // Only if nothing else holds it: a refused delete changes nothing.
+    if (dp.sas.valid(index) && dp.sas.at(index).direction == config::SaDirection::Inbound &&
+        dp.sas.users(index) == dp.sessions.previous_users(index))
         dp.sessions.forget_previous_sa(index, [&](uint32_t session) {
             release_previous_sa(dp, index, session);
             publish_session(dp, session);
@@ -336,6 +339,11 @@ shm::CommandStatus update_session(Dataplane& dp, uint32_t index, const config::S
     if (sa_in != old_in) {
         // The old inbound SA keeps its user: it is the session's previous one now.
         dp.sas.add_user(sa_in);
+        // Its worker takes the new one too (unless a packet claimed it
+        // already): the session's receive counters have one writer.
+        uint16_t none = kNoOwner;
+        dp.sas.at(sa_in).owner().compare_exchange_strong(none, dp.sas.at(old_in).owner().load(std::memory_order_relaxed),
+                                                         std::memory_order_relaxed);
         dp.sas.at(sa_in).session_hint().store(index, std::memory_order_release);
         publish_sa(dp, sa_in);
     }

@@ -22,8 +22,11 @@
 // the counters every kPublishIntervalMs.
 #pragma once
 
+#include <signal.h>
+
 #include <atomic>
 #include <bit>
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -33,8 +36,12 @@
 namespace conc::shm {
 
 inline constexpr uint32_t kContractVersion = 7;
-inline constexpr int32_t kPuntRingDraining = -1;  // SharedState::controlplane_pid
 inline constexpr uint64_t kStateMagic = 0x434f4e435f535431ull;  // "CONC_ST1"
+
+// SharedState::controlplane_pid while process pid empties the punt ring.
+inline int32_t draining_pid(int32_t pid) { return -pid; }
+// Whether the process with this pid (> 0) is gone.
+inline bool process_gone(int32_t pid) { return kill(pid, 0) != 0 && errno == ESRCH; }
 
 // Object names. One data plane per EAL --file-prefix; tests that run several
 // in one process add a suffix (names_for).
@@ -241,9 +248,11 @@ struct alignas(64) SharedState {
     std::atomic<uint32_t> next_command_sequence;
     std::atomic<uint32_t> sa_high_water;       // entries [0, high water) may be in use
     std::atomic<uint32_t> session_high_water;
-    // The pid of the control plane that consumes the punt ring (a single
-    // consumer): 0 = none, punts are counted and dropped; kPuntRingDraining
-    // while the data plane frees what a dead one left (a claim waits).
+    // Who has the punt ring (a single consumer): > 0 the pid of the control
+    // plane that consumes it; 0 none, punts are counted and dropped; < 0
+    // minus the pid of the process emptying it of what a control plane that
+    // is gone left (draining_pid), which a claim waits for, or takes over if
+    // that process died at it.
     std::atomic<int32_t> controlplane_pid;
     std::atomic<uint64_t> publish_generation;  // bumped after each publish
     std::atomic<uint64_t> commands_applied;

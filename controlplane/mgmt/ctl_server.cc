@@ -119,14 +119,19 @@ void CtlServer::poll(int timeout_ms, const std::function<std::string(std::string
         } else if (revents & (POLLIN | POLLHUP | POLLERR)) {
             char buf[1024];
             const ssize_t n = recv(c.fd, buf, sizeof buf, 0);
-            if (n > 0) c.input.append(buf, static_cast<size_t>(n));
+            if (n > 0) {
+                c.input.append(buf, static_cast<size_t>(n));
+                c.last_progress = Clock::now();
+            }
             else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
                 c.closing = true;
                 c.output.clear();
             }
         }
-        if (!c.output.empty() && now - c.last_progress > std::chrono::milliseconds(kStalledMs)) {
-            c.closing = true;  // a reader that stopped reading
+        const auto quiet = now - c.last_progress;
+        if (c.output.empty() ? quiet > std::chrono::milliseconds(kIdleMs)
+                             : quiet > std::chrono::milliseconds(kStalledMs)) {
+            c.closing = true;  // a reader that stopped reading, or a client that went quiet
             c.output.clear();
         }
         serve(c, handler);

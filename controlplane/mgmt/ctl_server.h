@@ -5,6 +5,8 @@
 // goes out as fast as its client reads it; until it has gone, that client's
 // next requests wait unread (a client that never reads holds one reply's
 // memory and nothing else, and is dropped after kStalledMs without progress).
+// A client that sends nothing for kIdleMs is dropped too, so that idle
+// connections cannot keep the kMaxClients places.
 #pragma once
 
 #include <chrono>
@@ -20,6 +22,7 @@ public:
     static constexpr size_t kMaxRequest = 4096;
     static constexpr size_t kMaxClients = 64;
     static constexpr int kStalledMs = 30000;
+    static constexpr int kIdleMs = 300000;
 
     ~CtlServer() { close(); }
     // Empty on success, else why the socket could not be opened.
@@ -38,7 +41,7 @@ private:
         std::string output;  // reply bytes not sent yet
         size_t sent = 0;     // of output
         bool closing = false;  // close once output has gone
-        Clock::time_point last_progress;
+        Clock::time_point last_progress;  // bytes received or sent
     };
     // Answers the client's whole requests while its replies go out at once.
     void serve(Client& c, const std::function<std::string(std::string_view)>& handler);

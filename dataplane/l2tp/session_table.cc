@@ -62,7 +62,8 @@ bool SessionTable::create(const char* name, uint32_t capacity, int socket, rte_r
     char names_name[64];
     std::snprintf(names_name, sizeof names_name, "%s_names", name);
     names_ = static_cast<Name*>(rte_zmalloc_socket(names_name, sizeof(Name) * capacity, 64, socket));
-    by_key_ = create_hash(name, "key", capacity, sizeof(SessionKey), socket, rcu);
+    // Two keys a session while it is being rekeyed (its old inbound SA's and the new one's).
+    by_key_ = create_hash(name, "key", 2 * capacity, sizeof(SessionKey), socket, rcu);
     by_ipv6_64_ = create_hash(name, "v6", capacity, 8, socket, rcu);
     char v4_name[64];
     std::snprintf(v4_name, sizeof v4_name, "%s_v4", name);

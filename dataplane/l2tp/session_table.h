@@ -108,6 +108,8 @@ public:
                                uint16_t max_inner, uint32_t& index, const char** why);
     // Unhooks a session; its slot is freed by a later reclaim().
     shm::CommandStatus remove(uint32_t index, const char** why);
+    // How many sessions accept inbound SA sa as their previous one.
+    uint32_t previous_users(uint32_t sa) const { return static_cast<uint32_t>(previous_users_.count(sa)); }
     // Before inbound SA sa is deleted: the sessions that still accept it as
     // their previous one stop doing so; f(session index) for each.
     template <typename F>

@@ -451,6 +451,27 @@ public:
         CPPUNIT_ASSERT_EQUAL(uint64_t{3}, r.dataplane().sessions.at(session).counters.rx_packets);  // one session throughout
         CPPUNIT_ASSERT_EQUAL(0u, users(indices[0].second));
         CPPUNIT_ASSERT_EQUAL(1u, users(indices[0].first));
+        // The new inbound SA went to the old one's worker.
+        CPPUNIT_ASSERT_EQUAL(r.dataplane().sas.at(indices[0].first).inbound.owner,
+                             r.dataplane().sas.at(indices[1].first).inbound.owner);
+        // A second session (another call in the tunnel) still on the old pair:
+        // deleting the old inbound SA is refused, and the first session keeps it too.
+        config::StaticSession second = session_config;
+        second.name = "second";
+        second.session_id = 201;
+        second.client_ipv4 = kClientAddress + 1;
+        second.client_ipv6_prefix_length = 0;
+        shm::Command add_second{};
+        add_second.type = shm::CommandType::AddSession;
+        add_second.session = shm::to_session_spec(second, indices[0].first, indices[1].second);
+        const shm::CommandAck second_ack = execute(r, add_second);
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(reason(second_ack), shm::CommandStatus::Ok, second_ack.status);
+        CPPUNIT_ASSERT_EQUAL(shm::CommandStatus::InUse,
+                             execute(r, command_by_index(shm::CommandType::DeleteSa, indices[0].first)).status);
+        CPPUNIT_ASSERT_EQUAL(size_t{1}, up(0));
+        CPPUNIT_ASSERT_EQUAL(indices[0].first, r.dataplane().sessions.at(session).previous_sa_in);
+        CPPUNIT_ASSERT_EQUAL(shm::CommandStatus::Ok,
+                             execute(r, command_by_index(shm::CommandType::DeleteSession, second_ack.index)).status);
         // The old outbound SA goes at once; the old inbound one when the control plane deletes it.
         CPPUNIT_ASSERT_EQUAL(shm::CommandStatus::Ok,
                              execute(r, command_by_index(shm::CommandType::DeleteSa, indices[0].second)).status);
@@ -532,8 +553,9 @@ public:
         CPPUNIT_ASSERT_EQUAL(0u, rte_ring_count(punts));
         CPPUNIT_ASSERT_EQUAL(int32_t{0}, holder.load());
 
-        // While the ring is being drained a claim waits, then succeeds.
-        holder.store(shm::kPuntRingDraining);
+        // While a live process drains the ring a claim waits, then succeeds.
+        const int32_t draining = shm::draining_pid(getppid());
+        holder.store(draining);
         std::thread drained([&] {
             std::this_thread::sleep_for(std::chrono::milliseconds(50));
             holder.store(0);
@@ -547,10 +569,22 @@ public:
         CPPUNIT_ASSERT_EQUAL(int32_t(getpid()), holder.load());
         link.release();
         // A ring that stays held that way is not taken.
-        holder.store(shm::kPuntRingDraining);
+        holder.store(draining);
         CPPUNIT_ASSERT(!link.claim(other));
-        CPPUNIT_ASSERT_EQUAL(shm::kPuntRingDraining, other);
-        holder.store(0);
+        CPPUNIT_ASSERT_EQUAL(draining, other);
+        // One whose drainer died at it is not held by anyone: the data plane
+        // empties it, and a claim takes it at once.
+        holder.store(shm::draining_pid(dead));
+        leave_punt();
+        checked_pass();
+        CPPUNIT_ASSERT_EQUAL(0u, rte_ring_count(punts));
+        CPPUNIT_ASSERT_EQUAL(int32_t{0}, holder.load());
+        holder.store(shm::draining_pid(dead));
+        const auto before = std::chrono::steady_clock::now();
+        CPPUNIT_ASSERT(link.claim(other));
+        CPPUNIT_ASSERT(std::chrono::steady_clock::now() - before < std::chrono::milliseconds(500));
+        CPPUNIT_ASSERT_EQUAL(int32_t(getpid()), holder.load());
+        link.release();
     }
 
     void a_nat_t_client_that_moves_is_followed() {
