@@ -28,7 +28,7 @@
 #include "common/shm/messages.h"
 #include "controlplane/dp_link.h"
 #include "controlplane/mgmt/ctl_server.h"
-#include "controlplane/mgmt/json.h"
+#include "common/json/json.h"
 #include "controlplane/mgmt/views.h"
 #include "controlplane/ppp/lcp_echo.h"
 
@@ -121,8 +121,8 @@ public:
     }
 
     std::string handle_request(std::string_view line) {
-        const auto command = cp::mgmt::json_string_member(line, "command");
-        const bool json = cp::mgmt::json_bool_member(line, "json").value_or(false);
+        const auto command = json::json_string_member(line, "command");
+        const bool json = json::json_bool_member(line, "json").value_or(false);
         if (!command) return "{\"error\": \"a request is {\\\"command\\\": \\\"show sessions\\\", \\\"json\\\": false}\"}";
         std::string reply;
         if (*command == "show sessions") reply = cp::mgmt::show_sessions(dp_, json);
@@ -132,9 +132,9 @@ public:
             reply = cp::mgmt::show_stats(dp_, counters_, json);
         }
         else
-            return "{\"error\": \"unknown command \\\"" + cp::mgmt::json_escape(*command) +
+            return "{\"error\": \"unknown command \\\"" + json::json_escape(*command) +
                    "\\\" (show sessions, show sas, show stats)\"}";
-        return json ? reply : "{\"text\": \"" + cp::mgmt::json_escape(reply) + "\"}";
+        return json ? reply : "{\"text\": \"" + json::json_escape(reply) + "\"}";
     }
 
 private:

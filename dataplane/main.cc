@@ -31,9 +31,11 @@ namespace {
 
 std::atomic<int> g_stop_signal{0};
 std::atomic<bool> g_dump_stats{false};
+std::atomic<bool> g_hangup{false};
 
 void on_signal(int sig) {
     if (sig == SIGUSR1) g_dump_stats = true;
+    else if (sig == SIGHUP) g_hangup = true;  // what operators send for a reload: never a stop
     else g_stop_signal = sig;
 }
 
@@ -132,7 +134,7 @@ int main(int argc, char** argv) {
         struct sigaction sa {};
         sa.sa_handler = on_signal;
         sigemptyset(&sa.sa_mask);
-        for (int sig : {SIGINT, SIGTERM, SIGUSR1}) sigaction(sig, &sa, nullptr);
+        for (int sig : {SIGINT, SIGTERM, SIGUSR1, SIGHUP}) sigaction(sig, &sa, nullptr);
         std::printf("concentrator-dp: access port %u, core port %u, %u worker(s), %u SA(s); running\n",
                     dp->access.port_id, dp->core.port_id, queues, dp->sas.size());
         std::fflush(stdout);
@@ -144,6 +146,10 @@ int main(int argc, char** argv) {
         while (!g_stop_signal) {
             usleep(1000);
             conc::dp::control_poll(*dp, workers.data(), queues);
+            if (g_hangup.exchange(false)) {
+                std::printf("concentrator-dp: SIGHUP: reloading is not supported yet; the running configuration stays\n");
+                std::fflush(stdout);
+            }
             if (g_dump_stats.exchange(false) && !stats_path.empty())
                 write_file(stats_path, conc::dp::stats_json(*dp, workers.data(), queues));
             if (cfg.dataplane.stats_interval && rte_get_timer_cycles() >= next_print) {

@@ -37,8 +37,9 @@ std::string start_port(const char* role, const config::PortConfig& config, uint1
     if (rc != 0) return fail(role, config, "cannot read device info", rc);
     if (queues > info.max_rx_queues || queues > info.max_tx_queues)
         return fail(role, config,
-                    "device has " + std::to_string(info.max_rx_queues) + " RX queues, " + std::to_string(queues) +
-                        " workers need one each",
+                    "device has " + std::to_string(info.max_rx_queues) + " RX and " +
+                        std::to_string(info.max_tx_queues) + " TX queues, " + std::to_string(queues) +
+                        " workers need one of each",
                     -EINVAL);
 
     rte_eth_conf conf{};

@@ -3,6 +3,8 @@
 #include <cinttypes>
 #include <cstdio>
 
+#include "common/json/json.h"
+
 namespace conc::dp {
 
 namespace {
@@ -56,7 +58,8 @@ std::string stats_json(const Dataplane& dp, const WorkerContext* workers, unsign
         const SaCounters totals = sa.counter_totals();
         out += format("%s{\"name\": \"%s\", \"spi\": %u, \"direction\": \"%s\", \"packets\": %" PRIu64
                       ", \"bytes\": %" PRIu64 "}",
-                      separator, sa.name, sa.spi, sa.direction == config::SaDirection::Inbound ? "in" : "out",
+                      separator, json::json_escape(sa.name).c_str(), sa.spi,
+                      sa.direction == config::SaDirection::Inbound ? "in" : "out",
                       totals.packets, totals.bytes);
         separator = ", ";
     });
@@ -69,7 +72,8 @@ std::string stats_json(const Dataplane& dp, const WorkerContext* workers, unsign
         out += format("%s{\"name\": \"%s\", \"tunnel_id\": %u, \"session_id\": %u, \"mtu\": %u, "
                       "\"rx_packets\": %" PRIu64 ", \"rx_bytes\": %" PRIu64 ", \"tx_packets\": %" PRIu64
                       ", \"tx_bytes\": %" PRIu64 ", \"spoof_drops\": %" PRIu64 "}",
-                      separator, dp.sessions.name(i), s.tunnel_id, s.session_id, s.mtu, s.counters.rx_packets,
+                      separator, json::json_escape(dp.sessions.name(i)).c_str(), s.tunnel_id, s.session_id, s.mtu,
+                      s.counters.rx_packets,
                       s.counters.rx_bytes, tx.packets, tx.bytes, s.counters.spoof_drops);
         separator = ", ";
     });

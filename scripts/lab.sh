@@ -37,9 +37,10 @@ lab_up() {
             return 1
         fi
     done
+    local made=1  # a namespace that could not be made: the ones before it are removed below
     {
         for ns in "$LAB_NS_CL" "$LAB_NS_DP" "$LAB_NS_CO"; do
-            ip netns add "$ns" || return 1
+            ip netns add "$ns" || { made=0; break; }
             ip -n "$ns" link set lo up
             if [ -d /proc/sys/net/ipv6 ]; then
                 ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
@@ -47,6 +48,7 @@ lab_up() {
             fi
         done
         # Created directly inside the namespaces: no names in the host's namespace to collide with.
+        [ "$made" = 1 ] &&
         ip -n "$LAB_NS_DP" link add "$LAB_IF_DPACC" address "$LAB_DPACC_MAC" type veth \
             peer name "$LAB_IF_CL" address "$LAB_CL_MAC" netns "$LAB_NS_CL" &&
         ip -n "$LAB_NS_DP" link add "$LAB_IF_DPCORE" address "$LAB_DPCORE_MAC" type veth \

@@ -9,7 +9,7 @@ PACKAGES=(
   build-essential meson ninja-build pkg-config
   dpdk libdpdk-dev libipsec-mb-dev libssl-dev libconfig++-dev libcppunit-dev
   clang libfuzzer-14-dev libclang-rt-14-dev
-  python3-scapy tshark iproute2 ethtool procps psmisc
+  python3-scapy python3-cryptography tshark iproute2 ethtool procps psmisc
 )
 
 say() { echo "setup: $*"; }

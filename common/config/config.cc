@@ -746,6 +746,10 @@ private:
                 if (!expect_group(sa, element(p, i))) continue;
                 load_static_sa(sa, element(p, i), config);
             }
+            // Found here, not when the data plane fills its table with its ports up.
+            if (config.ipsec.static_sas.size() > config.dataplane.max_sas)
+                fail(*s, p, std::to_string(config.ipsec.static_sas.size()) + " static SAs, more than dataplane.max_sas (" +
+                                std::to_string(config.dataplane.max_sas) + ")");
         }
     }
 
@@ -1006,6 +1010,10 @@ private:
                 if (!expect_group(session, element(p, i))) continue;
                 load_static_session(session, element(p, i), config);
             }
+            if (config.l2tp.static_sessions.size() > config.dataplane.max_sessions)
+                fail(*s, p, std::to_string(config.l2tp.static_sessions.size()) +
+                                " static sessions, more than dataplane.max_sessions (" +
+                                std::to_string(config.dataplane.max_sessions) + ")");
         }
     }
 

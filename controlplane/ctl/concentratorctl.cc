@@ -12,7 +12,7 @@
 #include <string>
 
 #include "common/config/config.h"
-#include "controlplane/mgmt/json.h"
+#include "common/json/json.h"
 
 using namespace conc;
 
@@ -79,9 +79,10 @@ int main(int argc, char** argv) {
                      socket_path.c_str(), std::strerror(errno));
         return 1;
     }
-    const std::string request = "{\"command\": \"" + cp::mgmt::json_escape(command) +
+    const std::string request = "{\"command\": \"" + json::json_escape(command) +
                                 "\", \"json\": " + (json ? "true" : "false") + "}\n";
-    if (write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) {
+    // MSG_NOSIGNAL: a control plane that closed first is an error message, not SIGPIPE.
+    if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
         std::fprintf(stderr, "concentratorctl: cannot send the request: %s\n", std::strerror(errno));
         return 1;
     }
@@ -95,11 +96,11 @@ int main(int argc, char** argv) {
         return 1;
     }
     reply.pop_back();
-    if (auto error = cp::mgmt::json_string_member(reply, "error"); error && reply.starts_with("{\"error\"")) {
+    if (auto error = json::json_string_member(reply, "error"); error && reply.starts_with("{\"error\"")) {
         std::fprintf(stderr, "concentratorctl: %s\n", error->c_str());
         return 1;
     }
-    if (auto text = cp::mgmt::json_string_member(reply, "text"); text && reply.starts_with("{\"text\"")) {
+    if (auto text = json::json_string_member(reply, "text"); text && reply.starts_with("{\"text\"")) {
         std::fputs(text->c_str(), stdout);
         return 0;
     }

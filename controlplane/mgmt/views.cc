@@ -9,7 +9,7 @@
 #include "common/config/config.h"
 #include "common/proto/esp.h"
 #include "common/shm/messages.h"
-#include "controlplane/mgmt/json.h"
+#include "common/json/json.h"
 
 namespace conc::cp::mgmt {
 
@@ -55,15 +55,15 @@ std::string show_sessions(const DataplaneLink& dp, bool json) {
             out += format("%s{\"index\": %u, \"name\": \"%s\", \"tunnel_id\": %u, \"session_id\": %u, "
                           "\"peer_tunnel_id\": %u, \"peer_session_id\": %u, \"client_ipv4\": \"%s\", "
                           "\"client_ipv6_prefix\": \"%s\", \"mtu\": %u, \"configured_mtu\": %u, \"sequencing\": %s, ",
-                          first ? "" : ", ", i, json_escape(name).c_str(), s.tunnel_id, s.session_id,
+                          first ? "" : ", ", i, json::json_escape(name).c_str(), s.tunnel_id, s.session_id,
                           s.peer_tunnel_id, s.peer_session_id, ipv4(s.client_ipv4).c_str(),
                           ipv6_prefix(s.client_ipv6_prefix, s.client_ipv6_prefix_length).c_str(), s.mtu,
                           s.configured_mtu, s.sequencing ? "true" : "false");
             out += format("\"peer\": \"%s\", \"sa_in\": \"%s\", \"sa_out\": \"%s\", \"rx_packets\": %" PRIu64
                           ", \"rx_bytes\": %" PRIu64 ", \"tx_packets\": %" PRIu64 ", \"tx_bytes\": %" PRIu64
                           ", \"spoof_drops\": %" PRIu64 "}",
-                          peer.c_str(), json_escape(shm::name_of(in.name)).c_str(),
-                          json_escape(shm::name_of(dp.sa(s.sa_out).name)).c_str(), s.rx_packets, s.rx_bytes,
+                          peer.c_str(), json::json_escape(shm::name_of(in.name)).c_str(),
+                          json::json_escape(shm::name_of(dp.sa(s.sa_out).name)).c_str(), s.rx_packets, s.rx_bytes,
                           s.tx_packets, s.tx_bytes, s.spoof_drops);
         } else {
             out += format("%-20s %7u %7u %-15s %-24s %5u %-22s %12" PRIu64 " %12" PRIu64 " %8" PRIu64 "\n",
@@ -99,7 +99,7 @@ std::string show_sas(const DataplaneLink& dp, bool json) {
             out += format("%s{\"index\": %u, \"name\": \"%s\", \"spi\": \"0x%08x\", \"direction\": \"%s\", "
                           "\"cipher\": \"%s\", \"integrity\": \"%s\", \"peer\": \"%s\", \"udp_encap\": %s, "
                           "\"sessions\": %u, \"packets\": %" PRIu64 ", \"bytes\": %" PRIu64,
-                          first ? "" : ", ", i, json_escape(name).c_str(), sa.spi, direction, cipher.c_str(),
+                          first ? "" : ", ", i, json::json_escape(name).c_str(), sa.spi, direction, cipher.c_str(),
                           integrity.c_str(), peer.c_str(), sa.udp_encap ? "true" : "false", sa.sessions, sa.packets,
                           sa.bytes);
             if (sa.direction != 0) out += format(", \"next_sequence\": %" PRIu64, sa.next_sequence);

@@ -1,6 +1,6 @@
 // libFuzzer target: what concentrator-cp parses from outside, without a
 // crash or a read past the input: management socket requests (one JSON
-// object per line, controlplane/mgmt/json.h) and the LCP frames clients punt
+// object per line, common/json/json.h) and the LCP frames clients punt
 // to it (controlplane/ppp/lcp_echo.h). Also checks what the parsers promise:
 // an escaped string unescapes to itself, and an Echo-Reply is the request's
 // Length long, with its identifier and data and our magic number.
@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "common/proto/byte_reader.h"
-#include "controlplane/mgmt/json.h"
+#include "common/json/json.h"
 #include "controlplane/ppp/lcp_echo.h"
 
 using namespace conc;
@@ -46,16 +46,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     const std::string_view line(reinterpret_cast<const char*>(exact.data()), exact.size());
     for (const char* key : {"command", "json", "name", ""}) {
-        (void)cp::mgmt::json_string_member(line, key);
-        (void)cp::mgmt::json_bool_member(line, key);
+        (void)json::json_string_member(line, key);
+        (void)json::json_bool_member(line, key);
     }
-    (void)cp::mgmt::json_unescape(line);
+    (void)json::json_unescape(line);
     const std::string original(line);
-    if (cp::mgmt::json_unescape(cp::mgmt::json_escape(original)) != original) broken("escape does not round-trip");
+    if (json::json_unescape(json::json_escape(original)) != original) broken("escape does not round-trip");
     // A value we escaped into a request comes back out of it whole.
-    const std::string request = "{\"command\": \"" + cp::mgmt::json_escape(original) + "\", \"json\": true}";
-    const auto command = cp::mgmt::json_string_member(request, "command");
+    const std::string request = "{\"command\": \"" + json::json_escape(original) + "\", \"json\": true}";
+    const auto command = json::json_string_member(request, "command");
     if (!command || *command != original) broken("a string member does not come back out");
-    if (cp::mgmt::json_bool_member(request, "json") != true) broken("a boolean member does not come back out");
+    if (json::json_bool_member(request, "json") != true) broken("a boolean member does not come back out");
     return 0;
 }

@@ -151,6 +151,7 @@ class ConfigTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(spi_unique_per_direction);
     CPPUNIT_TEST(sa_name_required_and_unique);
     CPPUNIT_TEST(names_fit_the_shared_fields);
+    CPPUNIT_TEST(static_entries_fit_the_tables);
     CPPUNIT_TEST(sa_direction);
     CPPUNIT_TEST(unknown_cipher_lists_valid_names);
     CPPUNIT_TEST(unknown_integrity_lists_valid_names);
@@ -750,6 +751,18 @@ public:
         ASSERT_ERROR(r, "t.conf:9: l2tp.static_sessions[0].name: \"" + std::string(40, 's') +
                             "\" is 40 bytes long, at most 31 are kept");
         CPPUNIT_ASSERT_EQUAL_MESSAGE(all_errors(r), size_t{1}, r.errors.size());
+    }
+
+    void static_entries_fit_the_tables() {
+        std::string text = with_sas(gcm_sa("a", "in", "0x1000", "203.0.113.5") + ",\n" +
+                                    gcm_sa("b", "out", "0x1001", "203.0.113.5"));
+        const std::string from = "workers = [1];", to = "workers = [1]; max_sas = 1;";
+        CPPUNIT_ASSERT(text.find(from) != std::string::npos);
+        text.replace(text.find(from), from.size(), to);
+        auto r = load_string(text, "t.conf");
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(all_errors(r), size_t{1}, r.errors.size());
+        CPPUNIT_ASSERT_MESSAGE(all_errors(r), r.errors[0].find("ipsec.static_sas: 2 static SAs, more than "
+                                                               "dataplane.max_sas (1)") != std::string::npos);
     }
 
     void sa_direction() {

@@ -7,7 +7,7 @@
 
 #include "common/config/config.h"
 #include "common/shm/messages.h"
-#include "controlplane/mgmt/json.h"
+#include "common/json/json.h"
 #include "controlplane/ppp/lcp_echo.h"
 
 using namespace conc;
@@ -54,7 +54,7 @@ public:
     }
 
     void json_members_and_escapes() {
-        using namespace cp::mgmt;
+        using namespace conc::json;
         const std::string line = R"({"command": "show \"x\"\n", "json" : true, "other": false})";
         CPPUNIT_ASSERT_EQUAL(std::string("show \"x\"\n"), *json_string_member(line, "command"));
         CPPUNIT_ASSERT(*json_bool_member(line, "json"));
@@ -69,7 +69,7 @@ public:
     // RFC 8259 7. A request whose \u escape had no hex digits threw out of
     // std::stoi and ended concentrator-cp (found by fuzz_cp_input).
     void json_unicode_escapes_and_malformed_ones() {
-        using namespace cp::mgmt;
+        using namespace conc::json;
         CPPUNIT_ASSERT_EQUAL(std::string("A/\b\f"), json_unescape(R"(\u0041\/\b\f)"));
         CPPUNIT_ASSERT_EQUAL(std::string("caf\xC3\xA9 \xE2\x82\xAC"), json_unescape(R"(caf\u00e9 \u20AC)"));
         CPPUNIT_ASSERT_EQUAL(std::string("\xF0\x9F\x98\x80"), json_unescape(R"(\ud83d\ude00)"));  // a surrogate pair

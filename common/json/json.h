@@ -1,13 +1,14 @@
-// The little JSON the management socket speaks: one object per line, flat
-// requests ({"command": "show sessions", "json": true}) and replies built
-// as text. Enough to read our own requests; not a general parser.
+// The little JSON our tools speak: the management socket (one object per
+// line, flat requests such as {"command": "show sessions", "json": true},
+// replies built as text) and concentrator-dp's --stats-json. Enough to read
+// our own requests; not a general parser.
 #pragma once
 
 #include <optional>
 #include <string>
 #include <string_view>
 
-namespace conc::cp::mgmt {
+namespace conc::json {
 
 std::string json_escape(std::string_view s);
 std::string json_unescape(std::string_view s);  // the inside of a string literal
@@ -18,4 +19,4 @@ std::optional<std::string> json_string_member(std::string_view object, std::stri
 // The value of a top-level boolean member, or nullopt (as above).
 std::optional<bool> json_bool_member(std::string_view object, std::string_view key);
 
-}  // namespace conc::cp::mgmt
+}  // namespace conc::json

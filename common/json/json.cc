@@ -1,9 +1,9 @@
-#include "controlplane/mgmt/json.h"
+#include "common/json/json.h"
 
 #include <cstdint>
 #include <cstdio>
 
-namespace conc::cp::mgmt {
+namespace conc::json {
 
 std::string json_escape(std::string_view s) {
     std::string out;
@@ -195,4 +195,4 @@ std::optional<bool> json_bool_member(std::string_view object, std::string_view k
     return std::nullopt;
 }
 
-}  // namespace conc::cp::mgmt
+}  // namespace conc::json
