@@ -1,5 +1,7 @@
 #include "dataplane/dataplane.h"
 
+#include <cinttypes>
+#include <cstdio>
 #include <unordered_map>
 
 #include <rte_errno.h>
@@ -41,8 +43,22 @@ std::string dataplane_start(Dataplane& dp, const config::Config& cfg, std::vecto
     const std::string suffix = instance ? "_" + std::to_string(instance) : "";
     ++instance;
     const shm::Names names = shm::names_for(suffix);
-    dp.pool = rte_pktmbuf_pool_create(names.pool.c_str(), cfg.dataplane.mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-                                      rte_socket_id());
+    // What the rings can hold at once: every RX and TX descriptor of both
+    // ports (many PMDs free sent mbufs lazily), each lcore's cache, a burst
+    // in flight per worker. Fewer and the NIC runs dry under load (rx_nombuf).
+    constexpr unsigned kPoolCache = 256;
+    const auto& d = cfg.dataplane;
+    const uint64_t held = uint64_t{queues} * (d.access.rx_descriptors + d.access.tx_descriptors +
+                                              d.core.rx_descriptors + d.core.tx_descriptors + 2u * d.burst_size) +
+                          (queues + 1u) * kPoolCache;
+    if (d.mbufs < held)
+        std::fprintf(stderr,
+                     "concentrator-dp: warning: dataplane.mbufs %u is fewer than the %" PRIu64
+                     " that %u worker(s)' rings and caches can hold; raise it or packets will be dropped as "
+                     "rx_nombuf under load\n",
+                     d.mbufs, held, queues);
+    dp.pool = rte_pktmbuf_pool_create(names.pool.c_str(), cfg.dataplane.mbufs, kPoolCache, 0,
+                                      RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
     if (!dp.pool) return std::string("cannot create the mbuf pool (dataplane.mbufs): ") + rte_strerror(rte_errno);
     std::string error = start_port("access", cfg.dataplane.access, queues, dp.pool, dp.access);
     if (error.empty()) error = start_port("core", cfg.dataplane.core, queues, dp.pool, dp.core);
