@@ -1,9 +1,7 @@
 #include "controlplane/dp_link.h"
 
-#include <signal.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <thread>
@@ -35,7 +33,7 @@ std::string DataplaneLink::attach(const shm::Names& names) {
 
 bool DataplaneLink::alive() const {
     if (!state_ || std::atomic_ref<uint64_t>(state_->magic).load() != shm::kStateMagic) return false;
-    return kill(state_->dataplane_pid, 0) == 0 || errno != ESRCH;
+    return !shm::process_gone(state_->dataplane_pid);
 }
 
 bool DataplaneLink::claim(int32_t& holder) {
@@ -46,7 +44,7 @@ bool DataplaneLink::claim(int32_t& holder) {
         if (owner.compare_exchange_strong(seen, self)) break;  // seen: who has it now
         // A holder or drainer that died without letting go is replaced (the
         // compare-exchange again, from what was seen).
-        if (seen != 0 && shm::process_gone(seen < 0 ? -seen : seen)) continue;
+        if (seen != 0 && shm::holder_gone(seen)) continue;
         // Someone is freeing a gone holder's punts (a ring's worth of mbufs):
         // the ring is not ours to read until it is done.
         if (seen < 0 && std::chrono::steady_clock::now() < deadline) {

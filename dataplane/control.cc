@@ -1,11 +1,9 @@
 #include "dataplane/control.h"
 
 #include <arpa/inet.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -110,7 +108,7 @@ void publish_port(const PortState& port, shm::PortCounters& out) {
 void drain_orphaned_punts(Dataplane& dp) {
     std::atomic<int32_t>& holder = dp.control.state->controlplane_pid;
     int32_t pid = holder.load(std::memory_order_acquire);
-    if (pid != 0 && !shm::process_gone(pid < 0 ? -pid : pid)) return;
+    if (pid != 0 && !shm::holder_gone(pid)) return;
     if (!holder.compare_exchange_strong(pid, shm::draining_pid(getpid()))) return;
     free_ring_contents(dp.control.punts);
     holder.store(0, std::memory_order_release);

@@ -42,6 +42,9 @@ inline constexpr uint64_t kStateMagic = 0x434f4e435f535431ull;  // "CONC_ST1"
 inline int32_t draining_pid(int32_t pid) { return -pid; }
 // Whether the process with this pid (> 0) is gone.
 inline bool process_gone(int32_t pid) { return kill(pid, 0) != 0 && errno == ESRCH; }
+// Whether the process a non-zero controlplane_pid names (a holder, or a
+// drainer by draining_pid) is gone.
+inline bool holder_gone(int32_t holder) { return process_gone(holder < 0 ? -holder : holder); }
 
 // Object names. One data plane per EAL --file-prefix; tests that run several
 // in one process add a suffix (names_for).

@@ -191,15 +191,7 @@ shm::CommandStatus SessionTable::remove(uint32_t index, const char** why) {
             rte_hash_del_key(h, k);
     };
     unhook(by_key_, &key);
-    if (s.previous_sa_in != kNoPreviousSa) {
-        const auto [first, last] = previous_users_.equal_range(s.previous_sa_in);
-        for (auto it = first; it != last; ++it)
-            if (it->second == index) {
-                previous_users_.erase(it);
-                break;
-            }
-        unhook_previous(index);
-    }
+    if (s.previous_sa_in != kNoPreviousSa) let_go_of_previous(index);
     if (s.client_ipv4 && by_ipv4_.find(s.client_ipv4) == index) by_ipv4_.erase(s.client_ipv4);
     if (s.ipv6_prefix_length == 64) {
         const uint64_t prefix = prefix64(s.ipv6_prefix);
@@ -225,6 +217,16 @@ void SessionTable::unhook_previous(uint32_t index) {
     std::atomic_ref<uint32_t>(s.previous_sa_in).store(kNoPreviousSa, std::memory_order_relaxed);
 }
 
+void SessionTable::let_go_of_previous(uint32_t index) {
+    const auto [first, last] = previous_users_.equal_range(sessions_[index].previous_sa_in);
+    for (auto it = first; it != last; ++it)
+        if (it->second == index) {
+            previous_users_.erase(it);
+            break;
+        }
+    unhook_previous(index);
+}
+
 shm::CommandStatus SessionTable::switch_sas(Session& s, uint32_t index, uint32_t new_in, uint32_t new_out,
                                             uint32_t& retired, const char** why) {
     if (new_in != s.sa_in) {
@@ -239,13 +241,7 @@ shm::CommandStatus SessionTable::switch_sas(Session& s, uint32_t index, uint32_t
         }
         if (s.previous_sa_in != kNoPreviousSa) {  // rekeyed twice before the first old SA went
             retired = s.previous_sa_in;
-            const auto [first, last] = previous_users_.equal_range(retired);
-            for (auto it = first; it != last; ++it)
-                if (it->second == index) {
-                    previous_users_.erase(it);
-                    break;
-                }
-            unhook_previous(index);
+            let_go_of_previous(index);
         }
         // The old SA becomes the previous one before the new one is the SA:
         // a worker that checks a packet on the old SA always finds it in one of them.

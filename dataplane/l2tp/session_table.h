@@ -40,7 +40,7 @@ inline constexpr uint32_t kNoPreviousSa = 0xFFFFFFFF;
 
 struct alignas(64) Session {
     // SA table indices the client sends through and we send through. A
-    // rekey (SessionTable::change_sas) changes them while workers read them.
+    // rekey (SessionTable::update) changes them while workers read them.
     uint32_t sa_in = 0;
     uint32_t sa_out = 0;
     uint16_t tunnel_id = 0;            // ours
@@ -180,7 +180,10 @@ private:
     // Removes the upstream key of the session's previous inbound SA (not the
     // previous_users_ entry, which the caller owns).
     void unhook_previous(uint32_t index);
-    // The rekey part of update(): false (why set) with nothing changed if
+    // The session no longer accepts its previous inbound SA: key and
+    // previous_users_ entry both go.
+    void let_go_of_previous(uint32_t index);
+    // The rekey part of update(): an error (why set) with nothing changed if
     // the new inbound SA's key cannot be added.
     shm::CommandStatus switch_sas(Session& s, uint32_t index, uint32_t sa_in, uint32_t sa_out, uint32_t& retired,
                                   const char** why);
